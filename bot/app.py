@@ -1,0 +1,146 @@
+"""Assemble the service: database, channels, outbox and console in one app with one lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException as FastAPIHTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.webchat import WebChatChannel
+from bot.clock import Clock, SystemClock
+from bot.content import Content
+from bot.events import EventBus
+from bot.inbound import receive, settle
+from bot.outbox import Outbox, Sleep
+from bot.runtime import Runtime
+from bot.services.risk import RiskChecker, RuleRiskChecker
+from config.settings import Settings
+from console.deps import LoginRequired, PasswordChangeRequired
+from console.routes import auth, health, messages, telegram, webchat, young_people
+from console.security import SecurityHeaders
+from console.templating import build_templates
+from models.db import create_engine, create_sessionmaker
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    risk: RiskChecker | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> FastAPI:
+    """Build the ASGI app; channels start and stop with its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = _runtime(settings, clock or SystemClock(), risk, sleep)
+        app.state.runtime = rt
+        try:
+            await _start_channels(rt)
+            resumed = await rt.outbox.resume()
+            if resumed:
+                log.info("resuming delivery of %s pending messages", resumed)
+            yield
+        finally:
+            if rt.telegram is not None:
+                await rt.telegram.stop()
+            await settle()
+            await rt.outbox.drain()
+            rt.events.close()
+            await rt.engine.dispose()
+
+    app = FastAPI(title="Keyworker", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.templates = build_templates(settings.tz)
+    app.state.settings = settings
+    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, young_people, messages, webchat, telegram, health):
+        app.include_router(module.router)
+    _install_error_pages(app)
+    return app
+
+
+def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: Sleep) -> Runtime:
+    engine = create_engine(settings.database_url)
+    db = create_sessionmaker(engine)
+    content = Content.load()
+    events = EventBus()
+    channels: dict = {}  # type: ignore[type-arg]
+    outbox = Outbox(db, clock, content, events, channels, sleep=sleep)
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        db=db,
+        clock=clock,
+        content=content,
+        events=events,
+        risk=risk or RuleRiskChecker.from_content(),
+        outbox=outbox,
+        channels=channels,
+    )
+    channels["webchat"] = WebChatChannel(events)
+    return rt
+
+
+async def _start_channels(rt: Runtime) -> None:
+    settings = rt.settings
+    if settings.telegram_token is None:
+        log.warning("Telegram is off: KEYWORKER_TELEGRAM_TOKEN is not set, so only web chat runs")
+        return
+    channel = TelegramChannel(
+        settings.telegram_token.get_secret_value(),
+        settings.telegram_api_url,
+        rt.content,
+        poll_timeout=settings.telegram_poll_timeout,
+    )
+    await channel.start()
+    rt.telegram = channel
+    rt.channels["telegram"] = channel
+    if settings.telegram_webhook_url and settings.telegram_webhook_secret:
+        await channel.set_webhook(
+            settings.telegram_webhook_url, settings.telegram_webhook_secret.get_secret_value()
+        )
+        log.info("Telegram: webhook mode as @%s", channel.username)
+    else:
+        channel.start_polling(lambda event: receive(rt, event))
+        log.info("Telegram: long polling as @%s", channel.username)
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(FastAPIHTTPException)
+    async def _http_error(request: Request, exc: FastAPIHTTPException) -> Response:
+        if request.url.path.startswith(("/telegram", "/healthz", "/readyz")) or "text/html" not in request.headers.get("accept", "text/html"):
+            return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
+        return app.state.templates.TemplateResponse(
+            request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_form(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(str(error["loc"][-1]) for error in exc.errors())
+        return HTMLResponse(
+            f"Something in that form was not right ({fields}). Please go back and check it.",
+            status_code=422,
+        )

@@ -1,0 +1,287 @@
+"""Telegram channel: turns Bot API updates into inbound events and delivers messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import ChannelUnreachable, Outgoing, RetryLater, SendFailed
+from bot.content import Content
+from handlers.turn import InboundEvent
+from models import ChannelKind, ContentKind
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+Receive = Callable[[InboundEvent], Awaitable[None]]
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split a long text into parts Telegram accepts, at line or word breaks where possible."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def to_event(update: Update) -> InboundEvent | None:
+    """Turn a Telegram update into a plain inbound event; None for updates we do not act on."""
+    receipt = ("telegram", update.update_id)
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat if query.message else None
+        if chat is None:
+            return None
+        return InboundEvent(
+            channel=ChannelKind.TELEGRAM,
+            address=str(chat.id),
+            content_kind=ContentKind.BUTTON,
+            payload=query.data or "",
+            receipt=receipt,
+            meta={"callback_query_id": query.id, "message_id": query.message.message_id},
+        )
+    message = update.message
+    if message is None or message.chat.type != "private":
+        return None
+    return _message_event(message, receipt)
+
+
+def _message_event(message: Message, receipt: tuple[str, int]) -> InboundEvent:
+    base: dict[str, Any] = {
+        "channel": ChannelKind.TELEGRAM,
+        "address": str(message.chat.id),
+        "receipt": receipt,
+        "external_id": str(message.message_id),
+    }
+    text = message.text
+    if text is not None:
+        if text.startswith("/"):
+            command, _, args = text[1:].partition(" ")
+            command = command.split("@", 1)[0].lower()
+            return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text, command=command, args=args.strip())
+        return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text)
+    caption = message.caption
+    media: tuple[ContentKind, Any, str] | None = None
+    if message.photo:
+        media = (ContentKind.PHOTO, message.photo[-1], "image/jpeg")
+    elif message.voice:
+        media = (ContentKind.VOICE, message.voice, message.voice.mime_type or "audio/ogg")
+    elif message.video_note:
+        media = (ContentKind.VIDEO_NOTE, message.video_note, "video/mp4")
+    elif message.video:
+        media = (ContentKind.VIDEO, message.video, message.video.mime_type or "video/mp4")
+    elif message.audio:
+        media = (ContentKind.AUDIO, message.audio, message.audio.mime_type or "audio/mpeg")
+    elif message.document:
+        document = message.document
+        media = (ContentKind.DOCUMENT, document, document.mime_type or "application/octet-stream")
+    if media is not None:
+        kind, item, mime = media
+        meta = {"file_id": item.file_id, "mime_type": mime, "size": item.file_size}
+        if kind == ContentKind.DOCUMENT:
+            meta["file_name"] = message.document.file_name
+        if getattr(item, "duration", None) is not None:
+            duration = item.duration
+            meta["duration"] = int(duration.total_seconds() if isinstance(duration, timedelta) else duration)
+        return InboundEvent(**base, content_kind=kind, text=caption, meta=meta)
+    if message.sticker:
+        return InboundEvent(**base, content_kind=ContentKind.STICKER, meta={"emoji": message.sticker.emoji})
+    if message.location:
+        location = message.location
+        return InboundEvent(
+            **base,
+            content_kind=ContentKind.LOCATION,
+            meta={"latitude": location.latitude, "longitude": location.longitude},
+        )
+    # Contacts, polls, dice and whatever Telegram adds next still reach the worker.
+    return InboundEvent(**base, content_kind=ContentKind.TEXT, text=None, meta={"unsupported": True})
+
+
+class TelegramChannel:
+    """Long polling or webhook intake, and rate-limited delivery, through python-telegram-bot."""
+
+    kind = ChannelKind.TELEGRAM
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        content: Content,
+        *,
+        poll_timeout: int = 25,
+        global_rate: float = 30,
+        per_chat_rate: float = 1,
+    ) -> None:
+        self.bot = Bot(
+            token,
+            base_url=f"{api_url}/bot",
+            base_file_url=f"{api_url}/file/bot",
+            request=HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15),
+            get_updates_request=HTTPXRequest(read_timeout=poll_timeout + 10),
+        )
+        self._content = content
+        self._poll_timeout = poll_timeout
+        self._global = AsyncLimiter(global_rate, 1)
+        self._per_chat_rate = per_chat_rate
+        self._per_chat: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        self._poller: asyncio.Task[None] | None = None
+        self.username: str | None = None
+
+    async def start(self) -> None:
+        """Connect to the Bot API and learn the bot's username."""
+        await self.bot.initialize()
+        self.username = self.bot.username
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await self.bot.shutdown()
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+    def start_polling(self, receive: Receive, backoff: Callable[[int], Awaitable[None]] | None = None) -> None:
+        """Poll for updates in the background until stopped."""
+        self._poller = asyncio.create_task(self._poll(receive, backoff or _backoff), name="telegram-poller")
+
+    async def _poll(self, receive: Receive, backoff: Callable[[int], Awaitable[None]]) -> None:
+        await self.bot.delete_webhook()
+        offset, failures = 0, 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                failures = 0
+            except RetryAfter as exc:
+                await asyncio.sleep(_retry_seconds(exc))
+                continue
+            except (NetworkError, TimedOut) as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retry %s", type(exc).__name__, failures)
+                await backoff(failures)
+                continue
+            if not updates:
+                continue
+            await self.process(updates, receive)
+            # Confirm only now: everything up to here is committed, so a crash loses nothing.
+            offset = updates[-1].update_id + 1
+
+    async def process(self, updates: list[Update], receive: Receive) -> None:
+        """Handle a batch: chats in parallel, each chat's updates in order."""
+        by_chat: dict[str, list[InboundEvent]] = defaultdict(list)
+        for update in updates:
+            event = to_event(update)
+            if event is not None:
+                by_chat[event.address].append(event)
+
+        async def run(events: list[InboundEvent]) -> None:
+            for event in events:
+                await receive(event)
+                if event.meta.get("callback_query_id"):
+                    await self.answer_button(event.meta["callback_query_id"])
+
+        results = await asyncio.gather(*(run(events) for events in by_chat.values()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                # Re-raised: the offset must not move past an update that was not stored.
+                raise result
+
+    async def answer_button(self, callback_query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(callback_query_id)
+        except BadRequest as exc:  # too old to answer: harmless, the press itself was stored
+            log.info("answerCallbackQuery %s: %s", callback_query_id, exc.message)
+
+    def _chat_limiter(self, address: str) -> AsyncLimiter:
+        limiter = self._per_chat.get(address)
+        if limiter is None:
+            limiter = self._per_chat[address] = AsyncLimiter(self._per_chat_rate, 1)
+            if len(self._per_chat) > 50_000:
+                self._per_chat.popitem(last=False)
+        self._per_chat.move_to_end(address)
+        return limiter
+
+    async def send(self, address: str, outgoing: Outgoing) -> str | None:
+        """Send a message, split into parts if it is too long, with buttons on the last part."""
+        text = outgoing.text
+        if outgoing.sender_label:
+            text = self._content.text("message.from_staff", name=outgoing.sender_label, text=text)
+        markup = None
+        if outgoing.buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in outgoing.buttons]
+            )
+        parts = split_text(text)
+        first_id: str | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            sent = await self._call(
+                address,
+                self.bot.send_message,
+                chat_id=int(address),
+                text=part,
+                reply_markup=markup if last else None,
+                disable_notification=outgoing.silent,
+            )
+            first_id = first_id or str(sent.message_id)
+        return first_id
+
+    async def send_direct(self, address: str, text: str) -> None:
+        await self._call(address, self.bot.send_message, chat_id=int(address), text=text)
+
+    async def fetch_media(self, file_id: str) -> bytes:
+        try:
+            file = await self.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+        except RetryAfter as exc:
+            raise RetryLater(_retry_seconds(exc)) from exc
+        except TelegramError as exc:
+            raise SendFailed(f"getFile failed: {type(exc).__name__}") from exc
+
+    async def _call(self, address: str, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        async with self._chat_limiter(address), self._global:
+            try:
+                return await method(**kwargs)
+            except RetryAfter as exc:
+                raise RetryLater(_retry_seconds(exc)) from exc
+            except Forbidden as exc:
+                raise ChannelUnreachable(f"Telegram: {exc.message}") from exc
+            except BadRequest as exc:
+                if "chat not found" in exc.message.lower():
+                    raise ChannelUnreachable(f"Telegram: {exc.message}") from exc
+                raise
+            except (NetworkError, TimedOut) as exc:
+                raise SendFailed(f"Telegram: {type(exc).__name__}: {exc.message}") from exc
+
+
+async def _backoff(failures: int) -> None:
+    await asyncio.sleep(min(2**failures, 60))

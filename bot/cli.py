@@ -1,0 +1,187 @@
+"""The keyworker command line: serve, demo, migrate, and staff and young-person accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from bot.clock import SystemClock
+from config.settings import Settings, SettingsError, load_settings
+from models import StaffRole
+from models.db import create_engine, create_sessionmaker
+from models.migrate import upgrade
+
+app = typer.Typer(help="Keyworker: keeps young people in touch with their key worker.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+youth_app = typer.Typer(help="Young people.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+app.add_typer(youth_app, name="youth")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+        settings.resolved_secret_key()
+        return settings
+    except SettingsError as exc:
+        typer.echo(f"Cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or update the database schema."""
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url))
+    typer.echo(f"Database is up to date ({_redacted(settings.database_url)}).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the service: channels, scheduler and staff console in one process."""
+    from bot.app import create_app
+
+    settings = _settings()
+    _logging()
+    asyncio.run(upgrade(settings.database_url))
+    typer.echo(f"Keyworker on http://{host}:{port} ({settings.mode})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Seed demo data (first run only), print the logins and links, and serve."""
+    from bot.app import create_app
+    from bot.demo import seed_demo
+
+    settings = _settings()
+    _logging()
+    asyncio.run(upgrade(settings.database_url))
+    summary = asyncio.run(seed_demo(settings, SystemClock()))
+    typer.echo(summary)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Option(help="Sign-in name, e.g. jo.smith")],
+    name: Annotated[str, typer.Option(help="Name shown to young people, e.g. 'Jo'")],
+    role: Annotated[StaffRole, typer.Option(help="key_worker, manager or admin")] = StaffRole.KEY_WORKER,
+) -> None:
+    """Add a staff account and print its one-time password."""
+    from bot.services.staff import StaffError, do_create_staff
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                _, password = await do_create_staff(
+                    session, SystemClock().now(), username=username, display_name=name, role=role
+                )
+                await session.commit()
+                return password
+        finally:
+            await engine.dispose()
+
+    try:
+        password = asyncio.run(run())
+    except StaffError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Added {username} ({role.value}). One-time password: {password}")
+    typer.echo("They choose their own password when they first sign in.")
+
+
+@youth_app.command("add")
+def youth_add(
+    name: Annotated[str, typer.Option(help="Full name")],
+    key_worker: Annotated[str, typer.Option("--key-worker", help="The key worker's username")],
+    preferred: Annotated[str, typer.Option(help="What they like to be called")] = "",
+) -> None:
+    """Add a young person and print their invite: code, Telegram link and web-chat link."""
+    from bot.services.invite import do_issue_invite
+    from bot.services.staff import find_staff
+    from bot.services.young_person import YoungPersonError, do_add_young_person
+
+    settings = _settings()
+
+    async def run() -> tuple[str, str, str | None, str]:
+        engine = create_engine(settings.database_url)
+        now = SystemClock().now()
+        try:
+            async with create_sessionmaker(engine)() as session:
+                worker = await find_staff(session, key_worker)
+                if worker is None:
+                    raise YoungPersonError(f"No staff member with username {key_worker!r}.")
+                person = await do_add_young_person(
+                    session, now, full_name=name, preferred_name=preferred, key_worker=worker
+                )
+                invite = await do_issue_invite(
+                    session,
+                    now,
+                    person,
+                    ttl=timedelta(days=settings.invite_ttl_days),
+                    public_url=settings.public_url,
+                    bot_username=await _bot_username(settings),
+                    created_by_id=worker.id,
+                )
+                await session.commit()
+                return invite.code, invite.webchat_url, invite.telegram_url, invite.expires_at.isoformat()
+        finally:
+            await engine.dispose()
+
+    try:
+        code, webchat, telegram, expires = asyncio.run(run())
+    except YoungPersonError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Invite code:   {code}")
+    typer.echo(f"Telegram link: {telegram or '(Telegram is not configured)'}")
+    typer.echo(f"Web chat link: {webchat}")
+    typer.echo(f"Works once, until {expires}.")
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    if settings.telegram_token is None:
+        return None
+    from telegram import Bot
+
+    async with Bot(
+        settings.telegram_token.get_secret_value(),
+        base_url=f"{settings.telegram_api_url}/bot",
+        base_file_url=f"{settings.telegram_api_url}/file/bot",
+    ) as bot:
+        return bot.username
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Entry point of the keyworker console script."""
+    try:
+        app()
+    except SettingsError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,183 @@
+"""The outbox: delivers pending messages in order per chat, with retries, and records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import Button, Channel, ChannelUnreachable, Outgoing, RetryLater, SendFailed
+from bot.clock import Clock
+from bot.content import Content
+from bot.events import Event, EventBus
+from bot.services.young_person import audience
+from models import (
+    ChannelLink,
+    ChannelStatus,
+    DeliveryStatus,
+    Message,
+    SenderKind,
+    StaffMember,
+    YoungPerson,
+)
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Outbox:
+    """Sends each pending message once, keeping the order of messages to the same chat."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        content: Content,
+        events: EventBus,
+        channels: dict[str, Channel],
+        *,
+        sleep: Sleep = asyncio.sleep,
+        max_attempts: int = 5,
+        max_retry_after: float = 300.0,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._content = content
+        self._events = events
+        self.channels = channels
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._max_retry_after = max_retry_after
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def kick(self, message_ids: Iterable[int]) -> None:
+        """Start delivering messages that were just committed."""
+        for message_id in message_ids:
+            task = asyncio.create_task(self.deliver(message_id), name=f"deliver-{message_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def resume(self) -> int:
+        """Deliver every message still pending, for example after a restart."""
+        async with self._db() as session:
+            ids = (
+                await session.scalars(
+                    select(Message.id)
+                    .where(Message.delivery_status == DeliveryStatus.PENDING)
+                    .order_by(Message.id)
+                )
+            ).all()
+        self.kick(ids)
+        return len(ids)
+
+    async def drain(self) -> None:
+        """Wait until every delivery started so far has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def deliver(self, message_id: int) -> None:
+        """Send one pending message through its channel and record how it went."""
+        async with self._db() as session:
+            loaded = await self._load(session, message_id)
+        if loaded is None:
+            return
+        message, link, outgoing = loaded
+        channel = self.channels.get(link.kind)
+        # Order per young person: an asyncio.Lock wakes waiters first come, first served.
+        lock = self._locks.setdefault(message.young_person_id, asyncio.Lock())
+        async with lock:
+            status, error, external_id = await self._attempt(channel, link, outgoing)
+        async with self._db() as session, session.begin():
+            stored = await session.get(Message, message_id)
+            if stored is None or stored.delivery_status != DeliveryStatus.PENDING:
+                return
+            stored.delivery_status = status
+            stored.delivery_error = error
+            stored.external_id = external_id
+            stored.sent_at = self._clock.now() if status == DeliveryStatus.SENT else None
+            if status == DeliveryStatus.UNREACHABLE:
+                current = await session.get(ChannelLink, link.id)
+                if current is not None and current.status != ChannelStatus.UNREACHABLE:
+                    current.status = ChannelStatus.UNREACHABLE
+                    current.unreachable_since = self._clock.now()
+            young_person = await session.get(YoungPerson, message.young_person_id)
+        if young_person is not None:
+            self._events.publish(
+                Event("status", young_person.id, audience(young_person), {"message_id": message_id})
+            )
+        if status != DeliveryStatus.SENT:
+            log.warning("message %s to young person %s: %s (%s)", message_id, message.young_person_id, status, error)
+
+    async def _load(
+        self, session: AsyncSession, message_id: int
+    ) -> tuple[Message, ChannelLink, Outgoing] | None:
+        message = await session.get(Message, message_id)
+        if message is None or message.delivery_status != DeliveryStatus.PENDING:
+            return None
+        link = await session.scalar(
+            select(ChannelLink).where(
+                ChannelLink.young_person_id == message.young_person_id,
+                ChannelLink.kind == message.channel,
+            )
+        )
+        if link is None:
+            message.delivery_status = DeliveryStatus.UNREACHABLE
+            message.delivery_error = "channel no longer linked"
+            await session.commit()
+            return None
+        sender = None
+        if message.sender_kind == SenderKind.STAFF and message.staff_id is not None:
+            staff = await session.get(StaffMember, message.staff_id)
+            sender = staff.display_name if staff else None
+        buttons = tuple(
+            tuple(Button(b["label"], b["data"]) for b in row) for row in message.meta.get("buttons", [])
+        )
+        outgoing = Outgoing(
+            message_id=message.id,
+            young_person_id=message.young_person_id,
+            text=message.body or "",
+            sender_label=sender,
+            buttons=buttons,
+            silent=bool(message.meta.get("silent")),
+        )
+        return message, link, outgoing
+
+    async def _attempt(
+        self, channel: Channel | None, link: ChannelLink, outgoing: Outgoing
+    ) -> tuple[DeliveryStatus, str | None, str | None]:
+        if channel is None:
+            return DeliveryStatus.FAILED, f"channel {link.kind} is not running", None
+        if link.status == ChannelStatus.UNREACHABLE:
+            return DeliveryStatus.UNREACHABLE, "young person has blocked this channel", None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                external_id = await channel.send(link.address, outgoing)
+                return DeliveryStatus.SENT, None, external_id
+            except ChannelUnreachable as exc:
+                return DeliveryStatus.UNREACHABLE, str(exc)[:200], None
+            except RetryLater as exc:
+                # Telegram's own flood control: wait as asked; it does not count as a failure.
+                if exc.seconds > self._max_retry_after or attempt > 3 * self._max_attempts:
+                    return DeliveryStatus.FAILED, f"rate limited for {exc.seconds} s", None
+                await self._sleep(exc.seconds)
+            except SendFailed as exc:
+                if attempt >= self._max_attempts:
+                    return DeliveryStatus.FAILED, str(exc)[:200], None
+                await self._sleep(min(2 ** (attempt - 1), 30))

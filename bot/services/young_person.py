@@ -1,0 +1,144 @@
+"""Young people: adding them, who may see them, and the caseload view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import (
+    ChannelLink,
+    ChannelStatus,
+    Direction,
+    Message,
+    StaffMember,
+    StaffRole,
+    YoungPerson,
+)
+
+
+class NotAllowed(Exception):
+    """The staff member may not see this young person (shown as 'not found')."""
+
+
+class YoungPersonError(ValueError):
+    """A change to a young person that cannot be made, with a message fit to show."""
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    kind: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CaseloadRow:
+    young_person: YoungPerson
+    key_worker_name: str
+    unread: int
+    channels: tuple[ChannelState, ...]
+
+    @property
+    def unreachable(self) -> bool:
+        return bool(self.channels) and all(c.status == ChannelStatus.UNREACHABLE for c in self.channels)
+
+
+def may_view(staff: StaffMember, young_person: YoungPerson) -> bool:
+    """Say whether a staff member may read this young person's conversation."""
+    return staff.active and young_person.key_worker_id == staff.id
+
+
+async def get_for_staff(session: AsyncSession, staff: StaffMember, young_person_id: int) -> YoungPerson:
+    """Load a young person the staff member may see, or raise NotAllowed."""
+    young_person = await session.get(YoungPerson, young_person_id)
+    if young_person is None or not may_view(staff, young_person):
+        raise NotAllowed(young_person_id)
+    return young_person
+
+
+async def do_add_young_person(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    full_name: str,
+    preferred_name: str,
+    key_worker: StaffMember,
+    language: str = "en",
+) -> YoungPerson:
+    """Put a young person on a key worker's caseload."""
+    full_name, preferred_name = full_name.strip(), preferred_name.strip()
+    if not full_name:
+        raise YoungPersonError("Please give the young person's name.")
+    if len(full_name) > 200 or len(preferred_name) > 100:
+        raise YoungPersonError("That name is too long (200 characters at most).")
+    if key_worker.role != StaffRole.KEY_WORKER or not key_worker.active:
+        raise YoungPersonError(f"{key_worker.username} is not an active key worker.")
+    young_person = YoungPerson(
+        full_name=full_name,
+        preferred_name=preferred_name or full_name.split()[0],
+        key_worker_id=key_worker.id,
+        language=language,
+        created_at=now,
+    )
+    session.add(young_person)
+    await session.flush()
+    return young_person
+
+
+async def caseload(session: AsyncSession, staff: StaffMember) -> list[CaseloadRow]:
+    """List the young people a staff member sees, most recent contact first."""
+    unread = (
+        select(Message.young_person_id, func.count().label("unread"))
+        .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None))
+        .group_by(Message.young_person_id)
+        .subquery()
+    )
+    query = (
+        select(YoungPerson, StaffMember.display_name, func.coalesce(unread.c.unread, 0))
+        .join(StaffMember, StaffMember.id == YoungPerson.key_worker_id)
+        .outerjoin(unread, unread.c.young_person_id == YoungPerson.id)
+        .order_by(
+            YoungPerson.last_inbound_at.is_(None),
+            YoungPerson.last_inbound_at.desc(),
+            YoungPerson.preferred_name,
+        )
+    )
+    if staff.role == StaffRole.KEY_WORKER:
+        query = query.where(YoungPerson.key_worker_id == staff.id)
+    rows = (await session.execute(query)).all()
+    links = (
+        await session.execute(
+            select(ChannelLink.young_person_id, ChannelLink.kind, ChannelLink.status).where(
+                ChannelLink.young_person_id.in_([row[0].id for row in rows])
+            )
+        )
+    ).all()
+    by_person: dict[int, list[ChannelState]] = {}
+    for person_id, kind, status in links:
+        by_person.setdefault(person_id, []).append(ChannelState(kind, status))
+    return [
+        CaseloadRow(person, worker, count, tuple(by_person.get(person.id, ())))
+        for person, worker, count in rows
+    ]
+
+
+async def unread_total(session: AsyncSession, staff: StaffMember) -> int:
+    """Count unread messages across the staff member's caseload."""
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .join(
+                YoungPerson,
+                and_(YoungPerson.id == Message.young_person_id, YoungPerson.key_worker_id == staff.id),
+            )
+            .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None))
+        )
+    ) or 0
+
+
+def audience(young_person: YoungPerson) -> frozenset[str]:
+    """Name who hears live events about a young person: their worker and their own web chat."""
+    return frozenset({f"staff:{young_person.key_worker_id}", f"yp:{young_person.id}"})

@@ -1,0 +1,42 @@
+"""Telegram webhook: updates pushed by the Bot API, accepted only with the secret token."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from telegram import Update
+
+from bot.channels.telegram import to_event
+from bot.inbound import receive
+from console.deps import RuntimeDep
+from console.security import same_token
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+
+
+@router.post("/telegram/webhook")
+async def create_update(request: Request, rt: RuntimeDep) -> Response:
+    secret = rt.settings.telegram_webhook_secret
+    if rt.telegram is None or secret is None or not same_token(
+        secret.get_secret_value(), request.headers.get("x-telegram-bot-api-secret-token")
+    ):
+        return JSONResponse({"ok": False, "description": "forbidden"}, status_code=403)
+    try:
+        update = Update.de_json(json.loads(await request.body()), rt.telegram.bot)
+    except (ValueError, TypeError, KeyError) as exc:
+        # Malformed: acknowledged so Telegram does not resend it forever, and logged without content.
+        log.warning("webhook: unreadable update (%s)", type(exc).__name__)
+        return JSONResponse({"ok": True})
+    if update is None:
+        return JSONResponse({"ok": True})
+    event = to_event(update)
+    if event is not None:
+        # Answered only after commit: on any error Telegram gets a 500 and delivers it again.
+        await receive(rt, event)
+        if event.meta.get("callback_query_id"):
+            await rt.telegram.answer_button(event.meta["callback_query_id"])
+    return JSONResponse({"ok": True})

@@ -1,0 +1,141 @@
+"""The young person's web chat: a private link, a join step, sending, and live replies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sse_starlette.sse import EventSourceResponse
+
+from bot.inbound import receive
+from bot.services.invite import INVITE_PREFIX, RedeemFailure, find_invite, new_webchat_token, webchat_address
+from bot.services.message import history, staff_names
+from console.deps import RuntimeDep, SessionDep
+from handlers import InboundEvent
+from models import ChannelKind, ChannelLink, ContentKind, Message, StaffMember, YoungPerson
+
+router = APIRouter(prefix="/c")
+MAX_WEBCHAT_TEXT = 10_000
+
+
+def _page(request: Request, rt: RuntimeDep, name: str, context: dict, status: int = 200, language: str = "en") -> Response:  # type: ignore[type-arg]
+    def t(key: str, **values: object) -> str:
+        return rt.content.text(key, language, **values)
+
+    rtl = language in ("ar", "fa", "ur", "ps", "he")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        name,
+        {**context, "t": t, "lang": language, "dir": "rtl" if rtl else "ltr"},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    )
+
+
+async def _chat(session: SessionDep, token: str) -> tuple[ChannelLink, YoungPerson, StaffMember] | None:
+    link = await session.scalar(
+        select(ChannelLink).where(ChannelLink.kind == ChannelKind.WEBCHAT, ChannelLink.address == webchat_address(token))
+    )
+    if link is None:
+        return None
+    young_person = await session.get(YoungPerson, link.young_person_id)
+    worker = await session.get(StaffMember, young_person.key_worker_id) if young_person else None
+    if young_person is None or worker is None:
+        return None
+    return link, young_person, worker
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def read_webchat(request: Request, rt: RuntimeDep, session: SessionDep, token: str) -> Response:
+    if token.startswith(INVITE_PREFIX):
+        invite = await find_invite(session, token, rt.now())
+        if isinstance(invite, RedeemFailure):
+            return _page(request, rt, "webchat/expired.html", {}, status=404)
+        return _page(request, rt, "webchat/join.html", {"code": token})
+    chat = await _chat(session, token)
+    if chat is None:
+        return _page(request, rt, "webchat/expired.html", {}, status=404)
+    _, young_person, worker = chat
+    messages = await history(session, young_person.id)
+    names = await staff_names(session, {m.staff_id for m in messages if m.staff_id})
+    return _page(
+        request,
+        rt,
+        "webchat/chat.html",
+        {"token": token, "young_person": young_person, "worker": worker, "messages": messages, "names": names, "error": None, "text": ""},
+        language=young_person.language,
+    )
+
+
+@router.post("/{code}/join")
+async def create_webchat_link(request: Request, rt: RuntimeDep, code: str) -> Response:
+    """Redeem an invite for web chat: the same /start as on Telegram, then a private link."""
+    token, address = new_webchat_token()
+    await receive(
+        rt,
+        InboundEvent(channel=ChannelKind.WEBCHAT, address=address, content_kind=ContentKind.TEXT, command="start", args=code),
+    )
+    async with rt.db() as session:
+        chat = await _chat(session, token)
+    if chat is None:
+        return _page(request, rt, "webchat/expired.html", {}, status=404)
+    return RedirectResponse(f"/c/{token}", status_code=303)
+
+
+@router.post("/{token}/messages")
+async def create_webchat_message(
+    request: Request, rt: RuntimeDep, session: SessionDep, token: str, text: Annotated[str, Form()] = ""
+) -> Response:
+    chat = await _chat(session, token)
+    if chat is None:
+        return _page(request, rt, "webchat/expired.html", {}, status=404)
+    _, young_person, worker = chat
+    await session.close()
+    htmx = request.headers.get("hx-request") == "true"
+    error = None
+    if not text.strip():
+        error = "webchat.empty"
+    elif len(text) > MAX_WEBCHAT_TEXT:
+        error = "webchat.too_long"
+    if error:
+        context = {"token": token, "young_person": young_person, "worker": worker, "error": error, "text": text}
+        return _page(request, rt, "webchat/_form.html", context, status=422, language=young_person.language)
+    turn = await receive(
+        rt,
+        InboundEvent(channel=ChannelKind.WEBCHAT, address=webchat_address(token), content_kind=ContentKind.TEXT, text=text),
+    )
+    if not htmx:
+        return RedirectResponse(f"/c/{token}", status_code=303)
+    context = {"token": token, "young_person": young_person, "worker": worker, "error": None, "text": "", "sent": turn.message}
+    return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
+
+
+@router.get("/{token}/events")
+async def read_webchat_events(request: Request, rt: RuntimeDep, session: SessionDep, token: str) -> Response:
+    chat = await _chat(session, token)
+    if chat is None:
+        return Response(status_code=404)
+    _, young_person, _ = chat
+    await session.close()
+    subscription = rt.events.subscribe({f"yp:{young_person.id}"})
+    template = request.app.state.templates.get_template("webchat/_bubble.html")
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for event in subscription:
+                if event.kind != "webchat":
+                    continue
+                async with rt.db() as db:
+                    message = await db.get(Message, event.data["message_id"])
+                    names = await staff_names(db, {message.staff_id} if message and message.staff_id else set())
+                if message is not None:
+                    yield {"event": "message", "data": template.render(m=message, names=names)}
+            if subscription.overflowed:
+                yield {"event": "reload", "data": ""}
+        finally:
+            subscription.close()
+
+    return EventSourceResponse(stream(), ping=15)

@@ -1,0 +1,26 @@
+"""Jinja2 templates for the console and web chat, with the filters they share."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def build_templates(tz: ZoneInfo) -> Jinja2Templates:
+    """Create the template environment with local-time filters."""
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+
+    def local(moment: datetime | None, fmt: str = "%d %b %H:%M") -> str:
+        return moment.astimezone(tz).strftime(fmt) if moment else ""
+
+    def iso(moment: datetime | None) -> str:
+        return moment.isoformat() if moment else ""
+
+    templates.env.filters["local"] = local
+    templates.env.filters["iso"] = iso
+    return templates

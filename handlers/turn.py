@@ -1,0 +1,71 @@
+"""One inbound event from any channel, and the turn in which a handler answers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import ChannelLink, ContentKind, Message, StaffMember, YoungPerson
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+    from bot.services.risk import RiskAssessment
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """What arrived, in plain terms: no channel library types beyond this line."""
+
+    channel: str
+    address: str
+    content_kind: ContentKind
+    text: str | None = None  # the text, or a media caption
+    command: str | None = None  # "start" for "/start abc"
+    args: str = ""  # "abc" for "/start abc"
+    payload: str | None = None  # button data
+    meta: dict[str, Any] = field(default_factory=dict)
+    receipt: tuple[str, int] | None = None  # ("telegram", update_id), to handle it once
+    external_id: str | None = None
+
+
+@dataclass
+class Turn:
+    """Everything a handler needs to answer one event; replies are queued, sent after commit."""
+
+    rt: Runtime
+    session: AsyncSession
+    event: InboundEvent
+    now: datetime
+    link: ChannelLink | None = None
+    young_person: YoungPerson | None = None
+    key_worker: StaffMember | None = None
+    message: Message | None = None
+    risk: RiskAssessment | None = None
+    queued: list[Message] = field(default_factory=list)
+    direct: list[str] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        return self.young_person.language if self.young_person else "en"
+
+    def text(self, key: str, **values: Any) -> str:
+        """Word a reply in the young person's language."""
+        return self.rt.content.text(key, self.language, **values)
+
+    async def say(self, key: str, *, purpose: str | None = None, **values: Any) -> None:
+        """Reply with a content text: stored and delivered if linked, sent plainly if not."""
+        from bot.services.message import do_queue_outbound
+
+        text = self.text(key, **values)
+        if self.young_person is None:
+            self.direct.append(text)
+            return
+        self.queued.append(
+            await do_queue_outbound(
+                self.session, self.now, self.young_person, body=text, purpose=purpose or key, link=self.link
+            )
+        )

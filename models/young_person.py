@@ -1,0 +1,25 @@
+"""Young people on a key worker's caseload."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+
+class YoungPerson(Base):
+    __tablename__ = "young_people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    preferred_name: Mapped[str] = mapped_column(String(100))
+    key_worker_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Denormalised for sorting the caseload without scanning messages.
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
