@@ -71,6 +71,8 @@ def demo(
     from bot.demo import seed_demo
 
     settings = _settings()
+    if "public_url" not in settings.model_fields_set:
+        settings.public_url = f"http://{host}:{port}"
     _logging()
     asyncio.run(upgrade(settings.database_url))
     summary = asyncio.run(seed_demo(settings, SystemClock()))

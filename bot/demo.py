@@ -66,7 +66,7 @@ async def seed_demo(settings: Settings, clock: Clock) -> str:
     """Seed the demo data on first run; on every run, issue fresh web-chat links and say how to sign in."""
     engine = create_engine(settings.database_url)
     now = clock.now()
-    lines = ["", "Keyworker demo: open http://127.0.0.1:8000 and sign in as"]
+    lines = ["", f"Keyworker demo: open {settings.public_url} and sign in as"]
     try:
         async with create_sessionmaker(engine)() as session:
             if not await session.scalar(select(func.count()).select_from(StaffMember)):

@@ -1,0 +1,218 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the fake Bot API, a running service, personas."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import create_app
+from bot.clock import FrozenClock
+from bot.inbound import settle
+from bot.runtime import Runtime
+from bot.services.staff import do_create_staff
+from bot.services.young_person import do_add_young_person
+from config.settings import Settings
+from models import Base, Message, StaffMember, StaffRole, YoungPerson
+from models.migrate import upgrade
+from tests.fakes.botapi import FakeBotAPI
+
+PG_ENV = "KEYWORKER_TEST_DATABASE_URL"
+PASSWORD = "correct-horse-battery"
+# A Wednesday inside working hours (10:00 in London).
+WORKING_TIME = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if url and url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate one SQLite database once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> str:
+    """Reset and migrate the PostgreSQL test database once per run."""
+    url = _pg_url()
+    if not url:
+        pytest.skip(f"PostgreSQL runs skipped: {PG_ENV} is not set (.ci/run sets it)")
+
+    async def reset() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+        finally:
+            await engine.dispose()
+        await upgrade(url)
+
+    try:
+        asyncio.run(reset())
+    except OSError as exc:
+        pytest.skip(f"PostgreSQL runs skipped: cannot reach {PG_ENV} ({exc})")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every database test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "keyworker.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    url = request.getfixturevalue("pg_ready")
+    yield url
+
+    async def truncate() -> None:
+        engine = create_async_engine(url)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(truncate())
+
+
+@pytest.fixture(scope="session")
+def fake_bot_api_server() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_bot_api(fake_bot_api_server: FakeBotAPI) -> Iterator[FakeBotAPI]:
+    """The fake Telegram Bot API, cleared for each test."""
+    fake_bot_api_server.reset()
+    yield fake_bot_api_server
+    fake_bot_api_server.reset()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(WORKING_TIME)
+
+
+@pytest.fixture
+def settings(database_url: str, fake_bot_api: FakeBotAPI, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        secret_key="s" * 40,
+        telegram_token=fake_bot_api.token,
+        telegram_api_url=fake_bot_api.url,
+        telegram_poll_timeout=1,
+        public_url="http://127.0.0.1:8000",
+        out_of_hours_phone="0300 123 4567",
+    )
+
+
+class Sleeps:
+    """An injected sleep that records what was asked and returns at once."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class Service:
+    """A running Keyworker on a real port, with its runtime and an HTTP client."""
+
+    url: str
+    rt: Runtime
+    client: httpx.AsyncClient
+    sleeps: Sleeps
+
+    async def idle(self) -> None:
+        """Wait until every reply and download started so far has finished."""
+        await settle()
+        await self.rt.outbox.drain()
+
+    async def until_stored(self, body: str, attempts: int = 500) -> None:
+        """Wait, boundedly, until a message with this body has been stored by the intake."""
+        for _ in range(attempts):
+            async with self.rt.db() as session:
+                if await session.scalar(select(Message.id).where(Message.body == body)) is not None:
+                    return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no message {body!r} was stored")
+
+    async def staff(self, username: str, name: str, role: StaffRole = StaffRole.KEY_WORKER) -> StaffMember:
+        async with self.rt.db() as session:
+            member, _ = await do_create_staff(
+                session, self.rt.now(), username=username, display_name=name, role=role, password=PASSWORD
+            )
+            member.must_change_password = False
+            await session.commit()
+            return member
+
+    async def young_person(self, name: str, worker: StaffMember, preferred: str = "") -> YoungPerson:
+        async with self.rt.db() as session:
+            worker = await session.merge(worker)
+            person = await do_add_young_person(
+                session, self.rt.now(), full_name=name, preferred_name=preferred, key_worker=worker
+            )
+            await session.commit()
+            return person
+
+    async def login(self, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
+        """Return a new client signed in as this staff member, sending its CSRF token."""
+        client = httpx.AsyncClient(base_url=self.url, timeout=10)
+        response = await client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 303, response.text
+        page = await client.get("/young-people")
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
+        assert token, "signed-in page carries no CSRF token"
+        client.headers["X-CSRF-Token"] = token.group(1)
+        return client
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> AsyncIterator[Service]:
+    """Run the whole service (polling Telegram against the fake, console, web chat) on a free port."""
+    app = create_app(settings, clock=clock, sleep=sleeps)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield Service(url, app.state.runtime, client, sleeps)
+    server.should_exit = True
+    await task

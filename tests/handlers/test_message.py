@@ -1,0 +1,54 @@
+"""Messages outside working hours get one automatic answer saying when the worker is back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.clock import FrozenClock
+from tests.conftest import Service
+from tests.e2e.test_telegram_loop import invite_for
+from tests.fakes.botapi import FakeBotAPI
+
+CHAT = 4440001
+
+
+async def linked_sam(service: Service, fake_bot_api: FakeBotAPI) -> int:
+    await service.staff("jo", "Jo")
+    console = await service.login("jo")
+    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
+    fake_bot_api.push_command(CHAT, "start", code)
+    await fake_bot_api.wait_for_sent_async(CHAT, count=2)
+    await service.idle()
+    return person_id
+
+
+async def test_evening_message_gets_one_out_of_hours_answer(
+    service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    await linked_sam(service, fake_bot_api)
+    clock.set(datetime(2026, 11, 25, 19, 30, tzinfo=UTC))  # Wednesday evening
+    fake_bot_api.push_text(CHAT, "are you there")
+    sent = await fake_bot_api.wait_for_sent_async(CHAT, count=3)
+    answer = sent[2]["text"]
+    assert "Jo is not at work right now" in answer
+    assert "tomorrow at 9am" in answer
+    assert "999" in answer and "0800 1111" in answer and "0300 123 4567" in answer
+
+    fake_bot_api.push_text(CHAT, "ok")
+    fake_bot_api.push_text(CHAT, "night")
+    await service.until_stored("night")
+    await service.idle()
+    assert len(fake_bot_api.sent_messages(CHAT)) == 3  # no answer per message
+
+    clock.set(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # Friday evening: a new stretch off
+    fake_bot_api.push_text(CHAT, "have a good weekend")
+    sent = await fake_bot_api.wait_for_sent_async(CHAT, count=4)
+    assert "on Monday at 9am" in sent[3]["text"]
+
+
+async def test_message_in_working_hours_gets_no_automatic_answer(service: Service, fake_bot_api: FakeBotAPI) -> None:
+    person_id = await linked_sam(service, fake_bot_api)
+    fake_bot_api.push_text(CHAT, "hi jo")
+    await service.until_stored("hi jo")
+    await service.idle()
+    assert len(fake_bot_api.sent_messages(CHAT)) == 2  # only the welcome and the privacy note
