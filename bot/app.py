@@ -20,8 +20,10 @@ from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.events import EventBus
 from bot.inbound import receive, settle
+from bot.jobs import JOB_HANDLERS
 from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from bot.services.risk import RiskChecker, RuleRiskChecker
 from config.settings import Settings
 from console.deps import LoginRequired, PasswordChangeRequired
@@ -52,8 +54,11 @@ def create_app(
             resumed = await rt.outbox.resume()
             if resumed:
                 log.info("resuming delivery of %s pending messages", resumed)
+            if settings.scheduler_interval_seconds > 0:
+                rt.scheduler.start(settings.scheduler_interval_seconds)
             yield
         finally:
+            await rt.scheduler.stop()
             if rt.telegram is not None:
                 await rt.telegram.stop()
             await settle()
@@ -91,6 +96,7 @@ def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: 
         channels=channels,
     )
     channels["webchat"] = WebChatChannel(events)
+    rt.scheduler = Scheduler(rt, JOB_HANDLERS)
     return rt
 
 

@@ -1,13 +1,15 @@
-"""Every word the bot says, loaded once from content/<language>.toml and looked up by key."""
+"""Every word the bot says, loaded once from content/<language>/<topic>.toml and looked up by key."""
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from importlib import resources
 from typing import Any
 
 DEFAULT_LANGUAGE = "en"
+LANGUAGE = re.compile(r"[a-z]{2,3}")
 
 
 class Content:
@@ -20,11 +22,16 @@ class Content:
 
     @classmethod
     def load(cls) -> Content:
-        """Read every content/<language>.toml shipped with the package."""
+        """Read every content/<language>/<topic>.toml shipped with the package; keys are '<topic>.<name>'."""
         texts: dict[str, dict[str, str]] = {}
-        for entry in resources.files("content").iterdir():
-            if entry.name.endswith(".toml"):
-                texts[entry.name.removesuffix(".toml")] = _flatten(tomllib.loads(entry.read_text("utf-8")))
+        for folder in resources.files("content").iterdir():
+            if not folder.is_dir() or not LANGUAGE.fullmatch(folder.name):
+                continue
+            language = texts.setdefault(folder.name, {})
+            for entry in folder.iterdir():
+                if entry.name.endswith(".toml"):
+                    topic = entry.name.removesuffix(".toml")
+                    language.update(_flatten(tomllib.loads(entry.read_text("utf-8")), f"{topic}."))
         return cls(texts)
 
     @property
@@ -41,7 +48,8 @@ class Content:
             return texts[key]
         if key in self._texts[DEFAULT_LANGUAGE]:
             return self._texts[DEFAULT_LANGUAGE][key]
-        raise KeyError(f"Content key {key!r} is missing from content/{DEFAULT_LANGUAGE}.toml")
+        topic = key.split(".", 1)[0]
+        raise KeyError(f"Content key {key!r} is missing from content/{DEFAULT_LANGUAGE}/{topic}.toml")
 
     def text(self, key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
         """Return the text for a key with its named placeholders filled in."""

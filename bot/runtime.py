@@ -17,6 +17,7 @@ from config.settings import Settings
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
+    from bot.scheduler import Scheduler
     from bot.services.risk import RiskChecker
 
 
@@ -32,6 +33,7 @@ class Runtime:
     outbox: Outbox
     channels: dict[str, Channel] = field(default_factory=dict)
     telegram: TelegramChannel | None = None
+    scheduler: Scheduler | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
 
+    scheduler_interval_seconds: float = Field(default=5.0, ge=0)
     invite_ttl_days: int = Field(default=7, ge=1, le=60)
     out_of_hours_phone: str = "your council's out-of-hours line"
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)

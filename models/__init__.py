@@ -3,6 +3,7 @@
 from models.base import Base
 from models.channel import ChannelKind, ChannelLink, ChannelStatus
 from models.invite import Invite
+from models.job import Job, JobState
 from models.message import (
     ContentKind,
     DeliveryStatus,
@@ -25,6 +26,8 @@ __all__ = [
     "Direction",
     "InboundReceipt",
     "Invite",
+    "Job",
+    "JobState",
     "MediaBlob",
     "Message",
     "SenderKind",

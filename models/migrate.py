@@ -45,3 +45,14 @@ def revision(database_url: str, message: str) -> None:
     """Autogenerate a new revision from the models (for developers)."""
     asyncio.run(upgrade(database_url))
     command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
+def regenerate_initial(database_url: str = "sqlite+aiosqlite:///:memory:") -> None:
+    """Rewrite the initial revision from the models (only until the first release is deployed)."""
+    target = MIGRATIONS / "versions" / "0001_initial_schema.py"
+    target.unlink(missing_ok=True)
+    command.revision(alembic_config(database_url), message="initial schema", autogenerate=True, rev_id="0001")
+
+
+if __name__ == "__main__":
+    regenerate_initial()

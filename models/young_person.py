@@ -18,6 +18,9 @@ class YoungPerson(Base):
     preferred_name: Mapped[str] = mapped_column(String(100))
     key_worker_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     language: Mapped[str] = mapped_column(String(8), default="en")
+    # Local "HH:MM": prompts and reminders that fall between them wait until they end.
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:30")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Denormalised for sorting the caseload without scanning messages.

@@ -124,6 +124,7 @@ def settings(database_url: str, fake_bot_api: FakeBotAPI, tmp_path: Path) -> Set
         telegram_token=fake_bot_api.token,
         telegram_api_url=fake_bot_api.url,
         telegram_poll_timeout=1,
+        scheduler_interval_seconds=0,  # tests tick the scheduler themselves, at injected times
         public_url="http://127.0.0.1:8000",
         out_of_hours_phone="0300 123 4567",
     )

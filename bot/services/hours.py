@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.content import Content
@@ -51,6 +51,13 @@ def last_end(hours: dict[str, list[str]], at: datetime, tz: ZoneInfo) -> datetim
         if end <= local:
             return end
     return None
+
+
+def at_local(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
+    """Return the moment a local wall-clock time happens on a day, right on both sides of a clock change."""
+    local = datetime.combine(day, time.fromisoformat(hhmm), tzinfo=tz)
+    # A time skipped by the spring change (e.g. 01:30) does not exist: use the same time after it.
+    return local if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None) else local + timedelta(hours=1)
 
 
 def clock_time(moment: datetime) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:30:45.300570
+Create Date: 2026-11-27 09:41:14.494129
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def upgrade() -> None:
     sa.Column('preferred_name', sa.String(length=100), nullable=False),
     sa.Column('key_worker_id', sa.Integer(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('quiet_start', sa.String(length=5), nullable=False),
+    sa.Column('quiet_end', sa.String(length=5), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('linked_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_inbound_at', models.base.UTCDateTime(timezone=True), nullable=True),
@@ -102,6 +104,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('invites', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invites_young_person_id'), ['young_person_id'], unique=False)
+
+    op.create_table('jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=200), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_jobs_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs')),
+    sa.UniqueConstraint('key', name=op.f('uq_jobs_key'))
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_jobs_state_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_jobs_young_person_id'), ['young_person_id'], unique=False)
 
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -149,6 +173,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_messages_unread')
 
     op.drop_table('messages')
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobs_young_person_id'))
+        batch_op.drop_index('ix_jobs_state_due')
+
+    op.drop_table('jobs')
     with op.batch_alter_table('invites', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invites_young_person_id'))
 
