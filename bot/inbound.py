@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from bot.services.message import do_record_inbound
 from bot.services.young_person import audience
 from handlers import HANDLERS, InboundEvent, Turn
-from models import ChannelLink, InboundReceipt, StaffMember, YoungPerson
+from models import ChannelLink, ConversationState, InboundReceipt, StaffMember, YoungPerson
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()
@@ -71,6 +71,7 @@ async def _identify(turn: Turn) -> None:
     turn.young_person = await turn.session.get(YoungPerson, link.young_person_id)
     if turn.young_person is not None:
         turn.key_worker = await turn.session.get(StaffMember, turn.young_person.key_worker_id)
+        turn.awaiting = await turn.session.get(ConversationState, turn.young_person.id)
 
 
 async def _already_handled(rt: Runtime, receipt: tuple[str, int]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from handlers import gate, message, start
+from handlers import cancel, gate, message, start
 from handlers.turn import InboundEvent, Turn
 
 Handler = Callable[[Turn], Awaitable[bool]]
@@ -12,6 +12,7 @@ Handler = Callable[[Turn], Awaitable[bool]]
 HANDLERS: list[Handler] = [
     start.handle,
     gate.handle,  # everything below is for linked young people only
+    cancel.handle,  # /cancel works from anywhere, before any flow sees it
     message.handle,  # catch-all: must be last
 ]
 

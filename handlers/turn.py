@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ChannelLink, ContentKind, Message, StaffMember, YoungPerson
+from models import ChannelLink, ContentKind, ConversationState, Message, StaffMember, YoungPerson
+
+Buttons = list[list[dict[str, str]]]  # rows of {"label": ..., "data": ...}
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -44,6 +46,7 @@ class Turn:
     key_worker: StaffMember | None = None
     message: Message | None = None
     risk: RiskAssessment | None = None
+    awaiting: ConversationState | None = None  # the step of a multi-step flow the bot is waiting on
     queued: list[Message] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -56,16 +59,42 @@ class Turn:
         """Word a reply in the young person's language."""
         return self.rt.content.text(key, self.language, **values)
 
-    async def say(self, key: str, *, purpose: str | None = None, **values: Any) -> None:
-        """Reply with a content text: stored and delivered if linked, sent plainly if not."""
+    async def say(
+        self, key: str, *, purpose: str | None = None, buttons: Buttons | None = None, **values: Any
+    ) -> Message | None:
+        """Reply with a content text (and buttons): stored and delivered if linked, sent plainly if not."""
         from bot.services.message import do_queue_outbound
 
         text = self.text(key, **values)
         if self.young_person is None:
             self.direct.append(text)
-            return
-        self.queued.append(
-            await do_queue_outbound(
-                self.session, self.now, self.young_person, body=text, purpose=purpose or key, link=self.link
-            )
+            return None
+        message = await do_queue_outbound(
+            self.session,
+            self.now,
+            self.young_person,
+            body=text,
+            purpose=purpose or key,
+            link=self.link,
+            meta={"buttons": buttons} if buttons else None,
         )
+        self.queued.append(message)
+        return message
+
+    async def expect(self, flow: str, step: str, **data: Any) -> None:
+        """Remember which step of which flow the next free-text answer belongs to."""
+        assert self.young_person is not None
+        if self.awaiting is None:
+            self.awaiting = ConversationState(young_person_id=self.young_person.id, flow=flow, step=step)
+            self.session.add(self.awaiting)
+        self.awaiting.flow, self.awaiting.step = flow, step
+        self.awaiting.data = dict(data)
+        self.awaiting.updated_at = self.now
+        await self.session.flush()
+
+    async def finish(self) -> None:
+        """Forget any flow in progress."""
+        if self.awaiting is not None:
+            await self.session.delete(self.awaiting)
+            await self.session.flush()
+            self.awaiting = None

@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.channel import ChannelKind, ChannelLink, ChannelStatus
+from models.conversation import ConversationState
 from models.invite import Invite
 from models.job import Job, JobState
 from models.message import (
@@ -22,6 +23,7 @@ __all__ = [
     "ChannelLink",
     "ChannelStatus",
     "ContentKind",
+    "ConversationState",
     "DeliveryStatus",
     "Direction",
     "InboundReceipt",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,9 @@ from models import ChannelKind, ContentKind
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
+# Telegram's guidance: about one message a second to one chat, and thirty a second in all.
+PER_CHAT_RATE = 1.0
+GLOBAL_RATE = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 Receive = Callable[[InboundEvent], Awaitable[None]]
 
@@ -59,13 +63,22 @@ def to_event(update: Update) -> InboundEvent | None:
         chat = query.message.chat if query.message else None
         if chat is None:
             return None
+        label = next(
+            (
+                button.text
+                for row in getattr(query.message.reply_markup, "inline_keyboard", None) or ()
+                for button in row
+                if button.callback_data == query.data
+            ),
+            None,
+        )
         return InboundEvent(
             channel=ChannelKind.TELEGRAM,
             address=str(chat.id),
             content_kind=ContentKind.BUTTON,
             payload=query.data or "",
             receipt=receipt,
-            meta={"callback_query_id": query.id, "message_id": query.message.message_id},
+            meta={"callback_query_id": query.id, "message_id": query.message.message_id, "label": label},
         )
     message = update.message
     if message is None or message.chat.type != "private":
@@ -136,8 +149,8 @@ class TelegramChannel:
         content: Content,
         *,
         poll_timeout: int = 25,
-        global_rate: float = 30,
-        per_chat_rate: float = 1,
+        global_rate: float | None = None,
+        per_chat_rate: float | None = None,
     ) -> None:
         self.bot = Bot(
             token,
@@ -148,8 +161,8 @@ class TelegramChannel:
         )
         self._content = content
         self._poll_timeout = poll_timeout
-        self._global = AsyncLimiter(global_rate, 1)
-        self._per_chat_rate = per_chat_rate
+        self._global = AsyncLimiter(global_rate or GLOBAL_RATE, 1)
+        self._per_chat_rate = per_chat_rate or PER_CHAT_RATE
         self._per_chat: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._poller: asyncio.Task[None] | None = None
         self.username: str | None = None
@@ -173,27 +186,39 @@ class TelegramChannel:
         self._poller = asyncio.create_task(self._poll(receive, backoff or _backoff), name="telegram-poller")
 
     async def _poll(self, receive: Receive, backoff: Callable[[int], Awaitable[None]]) -> None:
-        await self.bot.delete_webhook()
-        offset, failures = 0, 0
+        offset, failures, webhook_cleared = 0, 0, False
         while True:
             try:
+                if not webhook_cleared:
+                    await self.bot.delete_webhook()
+                    webhook_cleared = True
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES
                 )
-                failures = 0
             except RetryAfter as exc:
                 await asyncio.sleep(_retry_seconds(exc))
                 continue
-            except (NetworkError, TimedOut) as exc:
+            except TelegramError as exc:
+                # Network trouble, a 5xx, or 409 while another poller or a webhook holds the token.
                 failures += 1
                 log.warning("getUpdates failed (%s); retry %s", type(exc).__name__, failures)
                 await backoff(failures)
                 continue
-            if not updates:
-                continue
-            await self.process(updates, receive)
-            # Confirm only now: everything up to here is committed, so a crash loses nothing.
-            offset = updates[-1].update_id + 1
+            if updates:
+                try:
+                    await self.process(updates, receive)
+                except Exception as exc:
+                    # Not confirmed: the same updates come back with the same offset, so nothing is lost.
+                    failures += 1
+                    log.error(
+                        "Telegram updates %s-%s not confirmed (%s); retry %s",
+                        updates[0].update_id, updates[-1].update_id, type(exc).__name__, failures,
+                    )
+                    await backoff(failures)
+                    continue
+                # Confirm only now: everything up to here is committed, so a crash loses nothing.
+                offset = updates[-1].update_id + 1
+            failures = 0
 
     async def process(self, updates: list[Update], receive: Receive) -> None:
         """Handle a batch: chats in parallel, each chat's updates in order."""
@@ -205,7 +230,17 @@ class TelegramChannel:
 
         async def run(events: list[InboundEvent]) -> None:
             for event in events:
-                await receive(event)
+                try:
+                    await receive(event)
+                except Exception as exc:
+                    # Ids and the place it failed only: an error's text may quote the young person.
+                    frame = traceback.extract_tb(exc.__traceback__)[-1]
+                    log.error(
+                        "Telegram update %s not handled: %s at %s:%s",
+                        event.receipt[1] if event.receipt else "?", type(exc).__name__,
+                        frame.filename.rsplit("/", 1)[-1], frame.lineno,
+                    )
+                    raise
                 if event.meta.get("callback_query_id"):
                     await self.answer_button(event.meta["callback_query_id"])
 
@@ -218,7 +253,7 @@ class TelegramChannel:
     async def answer_button(self, callback_query_id: str) -> None:
         try:
             await self.bot.answer_callback_query(callback_query_id)
-        except BadRequest as exc:  # too old to answer: harmless, the press itself was stored
+        except TelegramError as exc:  # too old, or Telegram unreachable: harmless, the press was stored
             log.info("answerCallbackQuery %s: %s", callback_query_id, exc.message)
 
     def _chat_limiter(self, address: str) -> AsyncLimiter:

@@ -113,6 +113,42 @@ async def create_webchat_message(
     return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
 
 
+@router.post("/{token}/press")
+async def create_webchat_press(
+    request: Request,
+    rt: RuntimeDep,
+    session: SessionDep,
+    token: str,
+    message_id: Annotated[int, Form()],
+    data: Annotated[str, Form(max_length=64)],
+) -> Response:
+    """A button pressed in the web chat: the same inbound event as a Telegram button."""
+    chat = await _chat(session, token)
+    if chat is None:
+        return _page(request, rt, "webchat/expired.html", {}, status=404)
+    _, young_person, worker = chat
+    offered = await session.get(Message, message_id)
+    buttons = offered.meta.get("buttons", []) if offered and offered.young_person_id == young_person.id else []
+    label = next((b["label"] for row in buttons for b in row if b["data"] == data), None)
+    await session.close()
+    if label is None:
+        return Response("That button is not on a message in this chat.", status_code=404)
+    turn = await receive(
+        rt,
+        InboundEvent(
+            channel=ChannelKind.WEBCHAT,
+            address=webchat_address(token),
+            content_kind=ContentKind.BUTTON,
+            payload=data,
+            meta={"label": label, "message_id": message_id},
+        ),
+    )
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/c/{token}", status_code=303)
+    context = {"token": token, "young_person": young_person, "worker": worker, "error": None, "text": "", "sent": turn.message if turn else None}
+    return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
+
+
 @router.get("/{token}/events")
 async def read_webchat_events(request: Request, rt: RuntimeDep, session: SessionDep, token: str) -> Response:
     chat = await _chat(session, token)
@@ -132,7 +168,7 @@ async def read_webchat_events(request: Request, rt: RuntimeDep, session: Session
                     message = await db.get(Message, event.data["message_id"])
                     names = await staff_names(db, {message.staff_id} if message and message.staff_id else set())
                 if message is not None:
-                    yield {"event": "message", "data": template.render(m=message, names=names)}
+                    yield {"event": "message", "data": template.render(m=message, names=names, token=token)}
             if subscription.overflowed:
                 yield {"event": "reload", "data": ""}
         finally:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:41:14.494129
+Create Date: 2026-11-27 09:42:49.740361
 """
 
 from __future__ import annotations
@@ -87,6 +87,15 @@ def upgrade() -> None:
     with op.batch_alter_table('channel_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_channel_links_young_person_id'), ['young_person_id'], unique=False)
 
+    op.create_table('conversation_states',
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('flow', sa.String(length=32), nullable=False),
+    sa.Column('step', sa.String(length=32), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_conversation_states_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('young_person_id', name=op.f('pk_conversation_states'))
+    )
     op.create_table('invites',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('young_person_id', sa.Integer(), nullable=False),
@@ -182,6 +191,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_invites_young_person_id'))
 
     op.drop_table('invites')
+    op.drop_table('conversation_states')
     with op.batch_alter_table('channel_links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_channel_links_young_person_id'))
 
