@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 
+from bot.services.flag import LABELS
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -23,4 +25,5 @@ def build_templates(tz: ZoneInfo) -> Jinja2Templates:
 
     templates.env.filters["local"] = local
     templates.env.filters["iso"] = iso
+    templates.env.globals["flag_labels"] = LABELS
     return templates

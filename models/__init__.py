@@ -3,6 +3,7 @@
 from models.base import Base
 from models.channel import ChannelKind, ChannelLink, ChannelStatus
 from models.conversation import ConversationState
+from models.flag import Flag
 from models.invite import Invite
 from models.job import Job, JobState
 from models.message import (
@@ -26,6 +27,7 @@ __all__ = [
     "ConversationState",
     "DeliveryStatus",
     "Direction",
+    "Flag",
     "InboundReceipt",
     "Invite",
     "Job",

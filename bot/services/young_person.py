@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.flag import open_flags
 from models import (
     ChannelLink,
+    Flag,
     ChannelStatus,
     Direction,
     Message,
@@ -39,6 +41,7 @@ class CaseloadRow:
     key_worker_name: str
     unread: int
     channels: tuple[ChannelState, ...]
+    flags: tuple[Flag, ...] = ()
 
     @property
     def unreachable(self) -> bool:
@@ -118,8 +121,9 @@ async def caseload(session: AsyncSession, staff: StaffMember) -> list[CaseloadRo
     by_person: dict[int, list[ChannelState]] = {}
     for person_id, kind, status in links:
         by_person.setdefault(person_id, []).append(ChannelState(kind, status))
+    flags = await open_flags(session, [row[0].id for row in rows])
     return [
-        CaseloadRow(person, worker, count, tuple(by_person.get(person.id, ())))
+        CaseloadRow(person, worker, count, tuple(by_person.get(person.id, ())), tuple(flags.get(person.id, ())))
         for person, worker, count in rows
     ]
 

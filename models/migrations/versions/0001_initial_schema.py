@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:42:49.740361
+Create Date: 2026-11-27 09:44:54.912049
 """
 
 from __future__ import annotations
@@ -96,6 +96,21 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_conversation_states_young_person_id_young_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('young_person_id', name=op.f('pk_conversation_states'))
     )
+    op.create_table('flags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('raised_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cleared_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cleared_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['cleared_by_id'], ['staff.id'], name=op.f('fk_flags_cleared_by_id_staff')),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_flags_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_flags'))
+    )
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.create_index('ix_flags_open', ['young_person_id', 'cleared_at'], unique=False)
+
     op.create_table('invites',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('young_person_id', sa.Integer(), nullable=False),
@@ -191,6 +206,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_invites_young_person_id'))
 
     op.drop_table('invites')
+    with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.drop_index('ix_flags_open')
+
+    op.drop_table('flags')
     op.drop_table('conversation_states')
     with op.batch_alter_table('channel_links', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_channel_links_young_person_id'))
