@@ -58,6 +58,7 @@ class JobContext:
     key_worker: StaffMember | None = None
     queued: list[Message] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    notices: list[Event] = field(default_factory=list)  # events for a chosen audience (e.g. managers)
 
     @property
     def language(self) -> str:
@@ -227,6 +228,8 @@ class Scheduler:
             log.exception("job %s failed", job_id)
             await self._failed(job_id, now)
             return
+        for notice in ctx.notices:
+            self.rt.events.publish(notice)
         young_person = ctx.young_person
         if young_person is not None:
             who = audience(young_person)

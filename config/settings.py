@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -41,10 +41,14 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
 
+    alert_escalation_minutes: float = Field(default=15, gt=0)
     scheduler_interval_seconds: float = Field(default=5.0, ge=0)
     invite_ttl_days: int = Field(default=7, ge=1, le=60)
     out_of_hours_phone: str = "your council's out-of-hours line"
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # When appointment reminders go: "1d@18:00" is 18:00 local the day before, "2h" two hours before.
+    appointment_reminders: list[Annotated[str, Field(pattern=r"^(\d+d@([01]\d|2[0-3]):[0-5]\d|\d+[hm])$")]] = ["1d@18:00", "2h"]
+    checkin_missed_flag_after: int = Field(default=3, ge=1, le=30)
 
     @classmethod
     def settings_customise_sources(

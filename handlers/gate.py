@@ -9,4 +9,8 @@ async def handle(turn: Turn) -> bool:
     if turn.young_person is not None:
         return False
     await turn.say("start.not_invited")
+    if turn.risk is not None and turn.risk.is_urgent:
+        # Not one of ours, but nobody in danger is turned away without help.
+        await turn.say("crisis.stranger_helplines")
+        await turn.say("crisis.helplines", out_of_hours=turn.rt.settings.out_of_hours_phone)
     return True

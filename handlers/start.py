@@ -40,6 +40,9 @@ async def handle(turn: Turn) -> bool:
     turn.link, turn.young_person, turn.key_worker = link, young_person, worker
     turn.events.append(("linked", {"channel": str(link.kind)}))
     names = {"name": young_person.preferred_name, "worker": worker.display_name if worker else ""}
-    await turn.say("start.welcome", **names)
-    await turn.say("start.privacy", **names)
+    # Offer a first check-in, so they see how it works (the privacy note's markup is the reply keyboard).
+    first = [[{"label": turn.text("checkin.first_button"), "data": "checkin:first"}]]
+    await turn.say("start.welcome", buttons=first, **names)
+    # The persistent "I'm not OK" button stays under the chat from now on.
+    await turn.say("start.privacy", keyboard=[[turn.text("crisis.not_ok_button")]], **names)
     return True

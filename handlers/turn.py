@@ -60,9 +60,18 @@ class Turn:
         return self.rt.content.text(key, self.language, **values)
 
     async def say(
-        self, key: str, *, purpose: str | None = None, buttons: Buttons | None = None, **values: Any
+        self,
+        key: str,
+        *,
+        purpose: str | None = None,
+        buttons: Buttons | None = None,
+        keyboard: list[list[str]] | None = None,
+        **values: Any,
     ) -> Message | None:
-        """Reply with a content text (and buttons): stored and delivered if linked, sent plainly if not."""
+        """Reply with a content text: stored and delivered if linked, sent plainly if not.
+
+        buttons are inline choices under the message; keyboard is a persistent reply keyboard.
+        """
         from bot.services.message import do_queue_outbound
 
         text = self.text(key, **values)
@@ -76,7 +85,7 @@ class Turn:
             body=text,
             purpose=purpose or key,
             link=self.link,
-            meta={"buttons": buttons} if buttons else None,
+            meta={**({"buttons": buttons} if buttons else {}), **({"keyboard": keyboard} if keyboard else {})},
         )
         self.queued.append(message)
         return message

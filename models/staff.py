@@ -35,6 +35,8 @@ class StaffMember(Base):
     working_hours: Mapped[dict[str, list[str]]] = mapped_column(
         JSON, default=lambda: dict(DEFAULT_WORKING_HOURS)
     )
+    # Their own Telegram chat, linked by them for alert notifications (never shown to young people).
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

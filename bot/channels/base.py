@@ -13,6 +13,15 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A small file sent with a message, such as a calendar file."""
+
+    file_name: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One message to deliver: already worded, with who it is from and any buttons."""
 
@@ -21,7 +30,9 @@ class Outgoing:
     text: str
     sender_label: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+    keyboard: tuple[tuple[str, ...], ...] = field(default_factory=tuple)  # persistent reply keyboard
     silent: bool = False
+    attachment: Attachment | None = None
 
 
 class ChannelUnreachable(Exception):
