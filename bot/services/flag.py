@@ -14,8 +14,10 @@ from models import Flag
 # What each flag says on the caseload; the order is how urgent it is.
 LABELS = {
     "risk_urgent": "Urgent safeguarding alert",
+    "missing": "Missing from care",
     "risk_concern": "Safeguarding concern",
     "wants_contact": "Wants you to get in touch",
+    "appointment_cant": "Can't make an appointment",
     "appointment_help": "Needs help with an appointment",
     "not_heard_from": "Not heard from",
 }
