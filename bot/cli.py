@@ -1,4 +1,4 @@
-"""The keyworker command line: serve, demo, migrate, and staff and young-person accounts."""
+"""The keyworker command line: serve, demo, migrate, staff and young-person accounts, data rights."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -87,6 +88,7 @@ def staff_add(
     role: Annotated[StaffRole, typer.Option(help="key_worker, manager or admin")] = StaffRole.KEY_WORKER,
 ) -> None:
     """Add a staff account and print its one-time password."""
+    from bot.services.audit import do_audit
     from bot.services.staff import StaffError, do_create_staff
 
     settings = _settings()
@@ -95,9 +97,10 @@ def staff_add(
         engine = create_engine(settings.database_url)
         try:
             async with create_sessionmaker(engine)() as session:
-                _, password = await do_create_staff(
+                member, password = await do_create_staff(
                     session, SystemClock().now(), username=username, display_name=name, role=role
                 )
+                do_audit(session, SystemClock().now(), "staff_added", target=f"staff:{member.id}", role=role.value, via="command line")
                 await session.commit()
                 return password
         finally:
@@ -110,6 +113,52 @@ def staff_add(
         raise typer.Exit(1) from None
     typer.echo(f"Added {username} ({role.value}). One-time password: {password}")
     typer.echo("They choose their own password when they first sign in.")
+
+
+def _staff_action(username: str, action: str) -> str:
+    """Run one change to a staff account by username and say what was done."""
+    from bot.services.audit import do_audit
+    from bot.services.staff import do_disable_staff, do_reset_second_factor, find_staff
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        now = SystemClock().now()
+        try:
+            async with create_sessionmaker(engine)() as session:
+                staff = await find_staff(session, username)
+                if staff is None:
+                    raise LookupError(f"No staff member with username {username!r}.")
+                if action == "disable":
+                    ended = await do_disable_staff(session, now, staff)
+                    message = f"Disabled {staff.username}; ended {ended} session(s)."
+                else:
+                    await do_reset_second_factor(session, now, staff)
+                    message = f"Reset two-step sign-in for {staff.username}; they set it up again at their next sign-in."
+                do_audit(session, now, f"staff_{action}", target=f"staff:{staff.id}", via="command line")
+                await session.commit()
+                return message
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@staff_app.command("disable")
+def staff_disable(username: Annotated[str, typer.Option(help="Sign-in name")]) -> None:
+    """Disable a staff account (someone left) and end all of its sessions at once."""
+    typer.echo(_staff_action(username, "disable"))
+
+
+@staff_app.command("reset-2fa")
+def staff_reset_2fa(username: Annotated[str, typer.Option(help="Sign-in name")]) -> None:
+    """Clear a staff member's two-step sign-in (lost phone); they enrol again at next sign-in."""
+    typer.echo(_staff_action(username, "reset_2fa"))
 
 
 @youth_app.command("add")
@@ -159,6 +208,90 @@ def youth_add(
     typer.echo(f"Telegram link: {telegram or '(Telegram is not configured)'}")
     typer.echo(f"Web chat link: {webchat}")
     typer.echo(f"Works once, until {expires}.")
+
+
+YoungPersonId = Annotated[int, typer.Option("--id", help="The young person's number, as in the console address /young-people/<number>")]
+
+
+@app.command("export-young-person")
+def export_young_person(
+    young_person_id: YoungPersonId,
+    out: Annotated[Path, typer.Option(help="Folder to write the export into")] = Path("exports"),
+    media: Annotated[bool, typer.Option("--media", help="Also write their photos, voice notes and files")] = False,
+) -> None:
+    """Write a subject access export of one young person: JSON plus a readable HTML page."""
+    from bot.services.data_rights import build_export, do_record_export, write_export
+    from models import YoungPerson
+
+    settings = _settings()
+
+    async def run() -> list[Path]:
+        engine = create_engine(settings.database_url)
+        now = SystemClock().now()
+        try:
+            async with create_sessionmaker(engine)() as session:
+                if await session.get(YoungPerson, young_person_id) is None:
+                    raise LookupError(f"No young person with id {young_person_id}.")
+                export, files = await build_export(session, now, young_person_id, with_media=media)
+                written = write_export(export, files, out, settings.tz)
+                do_record_export(session, now, young_person_id, via="command line", media=media)
+                await session.commit()
+                return written
+        finally:
+            await engine.dispose()
+
+    try:
+        written = asyncio.run(run())
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    extra = f" and {len(written) - 2} media file(s) in {written[2].parent}" if len(written) > 2 else ""
+    typer.echo(f"Wrote {written[0]} and {written[1]}{extra}.")
+
+
+@app.command("erase-young-person")
+def erase_young_person(
+    young_person_id: YoungPersonId,
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking to confirm")] = False,
+) -> None:
+    """Erase one young person now, as the retention policy in the configuration says."""
+    from bot.services.data_rights import do_erase_young_person
+    from models import YoungPerson
+
+    settings = _settings()
+    mode = settings.retention_erase
+
+    async def run(confirmed: bool) -> tuple[bool, str]:
+        engine = create_engine(settings.database_url)
+        now = SystemClock().now()
+        try:
+            async with create_sessionmaker(engine)() as session:
+                person = await session.get(YoungPerson, young_person_id)
+                if person is None:
+                    raise LookupError(f"No young person with id {young_person_id}.")
+                if person.erased_at is not None:
+                    return True, f"Young person {young_person_id} was already erased on {person.erased_at:%Y-%m-%d}."
+                if not confirmed:
+                    return False, person.full_name  # for the question
+                await do_erase_young_person(session, now, person, mode=mode, via="command line")
+                await session.commit()
+                kept = "counts and times kept, names and words removed" if mode == "anonymise" else "nothing kept"
+                return True, f"Erased young person {young_person_id} ({mode}: {kept})."
+        finally:
+            await engine.dispose()
+
+    try:
+        finished, answer = asyncio.run(run(yes))
+        if not finished:
+            prompt = f"Erase young person {young_person_id} ({answer}) by {mode}? This cannot be undone."
+            if not typer.confirm(prompt, default=False):
+                typer.echo("Nothing was erased.", err=True)
+                raise typer.Exit(1)
+            finished, answer = asyncio.run(run(True))
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(answer)
 
 
 async def _bot_username(settings: Settings) -> str | None:

@@ -27,6 +27,8 @@ from models import (
 from models.db import create_engine, create_sessionmaker
 
 DEMO_PASSWORD = "demo-password-1"  # demo only: printed at start, never used outside `keyworker demo`
+# Demo only: fixed two-step sign-in keys, printed at start so the demo works without a phone.
+DEMO_TOTP = {"priya": "KWDEMOPRIYATWOSTEPKEYAAAAAAAAAAA", "jo": "KWDEMOJOTWOSTEPKEYAAAAAAAAAAAAAA", "ali": "KWDEMOALITWOSTEPKEYAAAAAAAAAAAAA"}
 
 STAFF = [("priya", "Priya", StaffRole.MANAGER), ("jo", "Jo", StaffRole.KEY_WORKER), ("ali", "Ali", StaffRole.KEY_WORKER)]
 
@@ -72,7 +74,12 @@ async def seed_demo(settings: Settings, clock: Clock) -> str:
             if not await session.scalar(select(func.count()).select_from(StaffMember)):
                 await _seed(session, now)
             for username, name, role in STAFF:
-                lines.append(f"  {username:6} / {DEMO_PASSWORD}   ({name}, {role.value.replace('_', ' ')})")
+                lines.append(
+                    f"  {username:6} / {DEMO_PASSWORD}   ({name}, {role.value.replace('_', ' ')}; "
+                    f"two-step key {DEMO_TOTP[username]})"
+                )
+            lines.append("Two-step sign-in: add the key to any authenticator app, or get the current code with")
+            lines.append("  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KWDEMOJOTWOSTEPKEYAAAAAAAAAAAAAA').now())\"")
             lines.append("Web chat as each young person (new links each start; old ones stop working):")
             people = await session.scalars(
                 select(YoungPerson).join(ChannelLink).where(ChannelLink.kind == ChannelKind.WEBCHAT).order_by(YoungPerson.id)
@@ -94,6 +101,7 @@ async def _seed(session, now: datetime) -> None:  # type: ignore[no-untyped-def]
             session, now - timedelta(days=60), username=username, display_name=name, role=role, password=DEMO_PASSWORD
         )
         member.must_change_password = False
+        member.totp_secret = DEMO_TOTP[username]
         staff[username] = member
     for index, (full, preferred, worker, channel, exchanges) in enumerate(PEOPLE):
         person = await do_add_young_person(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Event
 from bot.runtime import Runtime
+from bot.services.audit import seal
 from bot.services.message import do_queue_outbound
 from bot.services.quiet import quiet_until
 from bot.services.young_person import audience
@@ -258,6 +259,8 @@ class Scheduler:
         while True:
             try:
                 await self.tick()
+                async with self.rt.db() as session:
+                    await seal(session)  # the audit entries of the last few seconds join the chain
             except Exception:  # the loop must outlive a database outage; each failure is logged
                 log.exception("scheduler tick failed; retrying in %s s", interval)
             await asyncio.sleep(interval)

@@ -29,6 +29,10 @@ class PasswordChangeRequired(Exception):
     """Signed in with a one-time password: it must be replaced before anything else."""
 
 
+class SecondFactorRequired(Exception):
+    """Password accepted, but the two-factor code (or enrolment) is still to come."""
+
+
 def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
@@ -44,17 +48,34 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_login(request: Request, rt: RuntimeDep, session: SessionDep) -> tuple[StaffSession, StaffMember]:
+async def _live_session(request: Request, rt: Runtime, session: AsyncSession) -> tuple[StaffSession, StaffMember] | None:
     token = request.cookies.get(COOKIE)
-    found = None
-    if token:
-        found = await find_session(
-            session, token, rt.now(), timedelta(minutes=rt.settings.session_idle_minutes)
-        )
-        await session.commit()
+    if not token:
+        return None
+    found = await find_session(session, token, rt.now(), timedelta(minutes=rt.settings.session_idle_minutes))
+    await session.commit()
+    return found
+
+
+async def get_pending_login(request: Request, rt: RuntimeDep, session: SessionDep) -> tuple[StaffSession, StaffMember]:
+    """The session between password and second factor (or a full one): for the 2FA pages only."""
+    found = await _live_session(request, rt, session)
+    if found is None:
+        raise LoginRequired("/")
+    request.state.csrf_token = found[0].csrf_token
+    return found
+
+
+PendingLoginDep = Annotated[tuple[StaffSession, StaffMember], Depends(get_pending_login)]
+
+
+async def get_login(request: Request, rt: RuntimeDep, session: SessionDep) -> tuple[StaffSession, StaffMember]:
+    found = await _live_session(request, rt, session)
     if found is None:
         raise LoginRequired(quote(request.url.path))
     staff_session, staff = found
+    if staff_session.mfa_at is None:
+        raise SecondFactorRequired()
     if staff.must_change_password and request.url.path not in ("/account/password", "/logout"):
         raise PasswordChangeRequired()
     request.state.staff = staff

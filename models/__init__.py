@@ -1,11 +1,16 @@
 """SQLAlchemy models: importing this package registers every table on Base.metadata."""
 
+from models.alert import Alert, AlertAction, DutyShift, SafetyPlan
+from models.appointment import Appointment, AppointmentAnswer, AppointmentStatus
+from models.audit import AuditEvent
 from models.base import Base
 from models.channel import ChannelKind, ChannelLink, ChannelStatus
+from models.checkin import CheckIn, CheckInSchedule, CheckInSource
 from models.conversation import ConversationState
 from models.flag import Flag
 from models.invite import Invite
 from models.job import Job, JobState
+from models.missing import MissingEpisode
 from models.message import (
     ContentKind,
     DeliveryStatus,
@@ -16,13 +21,26 @@ from models.message import (
     SenderKind,
 )
 from models.staff import StaffMember, StaffRole, StaffSession
+from models.team import Handover, LeavePeriod, TeamMember
 from models.young_person import YoungPerson
+from models.wellbeing import ResponseStatus, WellbeingAnswer, WellbeingPlan, WellbeingResponse
 
 __all__ = [
+    "AuditEvent",
+    "Appointment",
+    "AppointmentAnswer",
+    "AppointmentStatus",
+    "Alert",
+    "AlertAction",
+    "DutyShift",
+    "SafetyPlan",
     "Base",
     "ChannelKind",
     "ChannelLink",
     "ChannelStatus",
+    "CheckIn",
+    "CheckInSchedule",
+    "CheckInSource",
     "ContentKind",
     "ConversationState",
     "DeliveryStatus",
@@ -34,9 +52,17 @@ __all__ = [
     "JobState",
     "MediaBlob",
     "Message",
+    "MissingEpisode",
     "SenderKind",
     "StaffMember",
     "StaffRole",
     "StaffSession",
+    "Handover",
+    "LeavePeriod",
+    "TeamMember",
     "YoungPerson",
+    "ResponseStatus",
+    "WellbeingAnswer",
+    "WellbeingPlan",
+    "WellbeingResponse",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -35,6 +35,11 @@ class StaffMember(Base):
     working_hours: Mapped[dict[str, list[str]]] = mapped_column(
         JSON, default=lambda: dict(DEFAULT_WORKING_HOURS)
     )
+    # TOTP two-factor: mandatory; enrolled on first sign-in, reset by an admin from the command line.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Their own Telegram chat, linked by them for alert notifications (never shown to young people).
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -47,6 +52,9 @@ class StaffSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
+    # Set once the second factor is checked; until then the session opens nothing but the 2FA step.
+    mfa_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -7,11 +7,12 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 import uvicorn
 from sqlalchemy import select, text
@@ -149,6 +150,7 @@ class Service:
     rt: Runtime
     client: httpx.AsyncClient
     sleeps: Sleeps
+    totp_secrets: dict[str, str] = field(default_factory=dict)
 
     async def idle(self) -> None:
         """Wait until every reply and download started so far has finished."""
@@ -170,8 +172,13 @@ class Service:
                 session, self.rt.now(), username=username, display_name=name, role=role, password=PASSWORD
             )
             member.must_change_password = False
+            member.totp_secret = self.totp_secrets.setdefault(username, pyotp.random_base32())
             await session.commit()
             return member
+
+    def totp_code(self, username: str) -> str:
+        """The code the staff member's authenticator app shows now (by the injected clock)."""
+        return pyotp.TOTP(self.totp_secrets[username]).at(self.rt.now())
 
     async def young_person(self, name: str, worker: StaffMember, preferred: str = "") -> YoungPerson:
         async with self.rt.db() as session:
@@ -183,9 +190,13 @@ class Service:
             return person
 
     async def login(self, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
-        """Return a new client signed in as this staff member, sending its CSRF token."""
+        """Return a new client signed in (password, then TOTP code) as this staff member, sending its CSRF token."""
         client = httpx.AsyncClient(base_url=self.url, timeout=10)
         response = await client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 303 and response.headers["location"] == "/login/2fa", response.text
+        step = await client.get("/login/2fa")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', step.text).group(1)
+        response = await client.post("/login/2fa", data={"code": self.totp_code(username), "csrf_token": csrf})
         assert response.status_code == 303, response.text
         page = await client.get("/young-people")
         token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)

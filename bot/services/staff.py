@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
@@ -16,6 +17,10 @@ from models import StaffMember, StaffRole, StaffSession
 _hasher = PasswordHasher()  # argon2id with the library's current recommended costs
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 12
+MAX_FAILURES = 5  # wrong passwords or codes in a row before the account locks
+LOCK_FOR = timedelta(minutes=15)
+ABSOLUTE_SESSION = timedelta(hours=12)
+ISSUER = "Keyworker"
 
 
 class StaffError(ValueError):
@@ -62,21 +67,69 @@ async def do_create_staff(
     return staff, password
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> StaffMember | None:
-    """Return the active staff member with these credentials, or None."""
+async def authenticate(
+    session: AsyncSession, username: str, password: str, now: datetime
+) -> tuple[StaffMember | None, datetime | None]:
+    """Check a password: return the staff member, or None and when a locked account opens again."""
     staff = await session.scalar(
         select(StaffMember).where(StaffMember.username == username.strip().lower())
     )
+    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
+        return None, staff.locked_until
     try:
         # Verify against a dummy hash for unknown users so timing does not reveal usernames.
         _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        return None
+        if staff is not None:
+            return None, _count_failure(staff, now)
+        return None, None
     if staff is None or not staff.active:
-        return None
+        return None, None
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
-    return staff
+    return staff, None
+
+
+def _count_failure(staff: StaffMember, now: datetime) -> datetime | None:
+    staff.failed_logins += 1
+    if staff.failed_logins >= MAX_FAILURES:
+        staff.failed_logins = 0
+        staff.locked_until = now + LOCK_FOR
+        return staff.locked_until
+    return None
+
+
+def totp_matches(secret: str, code: str, now: datetime) -> bool:
+    """Check a six-digit code against a TOTP secret, allowing one step of clock drift."""
+    code = code.replace(" ", "").strip()
+    return code.isdigit() and pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+
+
+def do_begin_totp_enrolment(staff: StaffMember) -> str:
+    """Make a new pending TOTP secret for the staff member to add to their authenticator app."""
+    staff.totp_pending_secret = pyotp.random_base32()
+    return staff.totp_pending_secret
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
+async def do_check_second_factor(
+    session: AsyncSession, now: datetime, staff_session: StaffSession, staff: StaffMember, code: str
+) -> tuple[str | None, datetime | None]:
+    """Check the code; on success replace the session with a fully signed-in one and return its token."""
+    if staff.locked_until is not None and staff.locked_until > now:
+        return None, staff.locked_until
+    secret = staff.totp_secret or staff.totp_pending_secret
+    if secret is None or not totp_matches(secret, code, now):
+        return None, _count_failure(staff, now)
+    if staff.totp_secret is None:
+        staff.totp_secret, staff.totp_pending_secret = secret, None
+    staff.failed_logins = 0
+    staff_session.ended_at = now
+    # A new token at sign-in: a token planted before sign-in (session fixation) is worth nothing.
+    return await do_start_session(session, now, staff, mfa=True, ip=staff_session.ip), None
 
 
 async def do_change_password(staff: StaffMember, current: str, new: str) -> None:
@@ -93,7 +146,9 @@ async def do_change_password(staff: StaffMember, current: str, new: str) -> None
     staff.must_change_password = False
 
 
-async def do_start_session(session: AsyncSession, now: datetime, staff: StaffMember) -> str:
+async def do_start_session(
+    session: AsyncSession, now: datetime, staff: StaffMember, *, mfa: bool = False, ip: str | None = None
+) -> str:
     """Open a console session and return its cookie token (256 random bits)."""
     token = secrets.token_urlsafe(32)
     session.add(
@@ -101,6 +156,8 @@ async def do_start_session(session: AsyncSession, now: datetime, staff: StaffMem
             token_hash=token_hash(token),
             staff_id=staff.id,
             csrf_token=secrets.token_urlsafe(32),
+            mfa_at=now if mfa else None,
+            ip=ip,
             created_at=now,
             last_seen_at=now,
         )
@@ -123,7 +180,8 @@ async def find_session(
     if row is None:
         return None
     staff_session, staff = row
-    if not staff.active or now - staff_session.last_seen_at > idle:
+    expired = now - staff_session.last_seen_at > idle or now - staff_session.created_at > ABSOLUTE_SESSION
+    if not staff.active or expired:
         staff_session.ended_at = now
         return None
     if now - staff_session.last_seen_at > timedelta(minutes=1):
@@ -144,3 +202,25 @@ async def find_staff(session: AsyncSession, username: str) -> StaffMember | None
     return await session.scalar(
         select(StaffMember).where(StaffMember.username == username.strip().lower())
     )
+
+
+async def do_end_all_sessions(session: AsyncSession, now: datetime, staff_id: int) -> int:
+    """End every live session of a staff member (they left, or an admin says so)."""
+    result = await session.execute(
+        update(StaffSession)
+        .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def do_disable_staff(session: AsyncSession, now: datetime, staff: StaffMember) -> int:
+    """Disable an account and end all of its sessions at once."""
+    staff.active = False
+    return await do_end_all_sessions(session, now, staff.id)
+
+
+async def do_reset_second_factor(session: AsyncSession, now: datetime, staff: StaffMember) -> None:
+    """Clear a staff member's 2FA so they enrol again at their next sign-in."""
+    staff.totp_secret = staff.totp_pending_secret = None
+    await do_end_all_sessions(session, now, staff.id)
