@@ -13,22 +13,27 @@ import typer
 import uvicorn
 
 from bot.clock import SystemClock
+from bot.keys import load_keyring
 from config.settings import Settings, SettingsError, load_settings
+from models import crypto
 from models import StaffRole
 from models.db import create_engine, create_sessionmaker
 from models.migrate import upgrade
 
 app = typer.Typer(help="Keyworker: keeps young people in touch with their key worker.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 youth_app = typer.Typer(help="Young people.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 app.add_typer(youth_app, name="youth")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
     try:
         settings = load_settings()
         settings.resolved_secret_key()
+        crypto.configure(load_keyring(settings))
         return settings
     except SettingsError as exc:
         typer.echo(f"Cannot start: {exc}", err=True)
@@ -305,6 +310,71 @@ async def _bot_username(settings: Settings) -> str | None:
         base_file_url=f"{settings.telegram_api_url}/file/bot",
     ) as bot:
         return bot.username
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """Print a new encryption key (for deployments that keep keys in the environment)."""
+    from models.crypto import new_data_key
+
+    typer.echo(new_data_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    wait: Annotated[float, typer.Option(help="Seconds to let running services read the new key file.")] = 12.0,
+    batch: Annotated[int, typer.Option(help="Rows per transaction.")] = 500,
+) -> None:
+    """Add a new key to the key file, make it the newest, and re-encrypt every row with it."""
+    import time
+
+    from models.crypto import new_data_key, read_key_file, write_key_file
+
+    settings = _settings()
+    if settings.encryption_keys is not None:
+        typer.echo(
+            "Cannot rotate: keys come from KEYWORKER_ENCRYPTION_KEYS. Put a new key (keyworker keys new) "
+            "first in that list, restart the service, then run keyworker keys reencrypt.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    path = settings.encryption_key_file or settings.data_dir / "encryption.keys"
+    keys, index = read_key_file(path)
+    new = new_data_key()
+    # First the services learn the new key (so they can read what is re-encrypted), then it becomes the newest.
+    write_key_file(path, [*keys, new], index)
+    time.sleep(wait)
+    write_key_file(path, [new, *keys], index)
+    time.sleep(wait)
+    typer.echo(f"New key added to {path}; re-encrypting.")
+    keys_reencrypt(batch=batch)
+    typer.echo("When every service has been running on the new key for a while, old keys can be removed from the file.")
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt(batch: Annotated[int, typer.Option(help="Rows per transaction.")] = 500) -> None:
+    """Re-encrypt every value not yet under the newest key (safe to stop and run again)."""
+    from rich.progress import Progress
+
+    from bot.rotation import count_rows, reencrypt
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            total = await count_rows(engine)
+            with Progress() as bar:
+                task = bar.add_task("Re-encrypting", total=total)
+                report = await reencrypt(
+                    engine, crypto.ring(), batch=batch, progress=lambda _name, n: bar.advance(task, n)
+                )
+            return report.seen, report.reencrypted
+        finally:
+            await engine.dispose()
+
+    seen, changed = asyncio.run(run())
+    typer.echo(f"Looked at {seen} values; re-encrypted {changed}; the rest already used the newest key.")
 
 
 def _redacted(url: str) -> str:

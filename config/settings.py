@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""
     secret_key: SecretStr | None = None
+    encryption_keys: SecretStr | None = None  # Fernet keys, newest first, comma-separated
+    index_key: SecretStr | None = None  # keyed hashes for finding people by name
+    encryption_key_file: Path | None = None  # or both in a file ('data:' lines, one 'index:' line)
     public_url: str = "http://127.0.0.1:8000"
     timezone: str = "Europe/London"
 
@@ -49,6 +52,10 @@ class Settings(BaseSettings):
     # When appointment reminders go: "1d@18:00" is 18:00 local the day before, "2h" two hours before.
     appointment_reminders: list[Annotated[str, Field(pattern=r"^(\d+d@([01]\d|2[0-3]):[0-5]\d|\d+[hm])$")]] = ["1d@18:00", "2h"]
     checkin_missed_flag_after: int = Field(default=3, ge=1, le=30)
+    # Retention (docs/data-protection.md): a closed case is erased this many days after the young
+    # person left the service; "anonymise" keeps counts and times for the figures, "delete" keeps nothing.
+    retention_days_after_leaving: int = Field(default=365, ge=1)
+    retention_erase: Literal["anonymise", "delete"] = "anonymise"
 
     @classmethod
     def settings_customise_sources(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.crypto import EncryptedText
 
 
 class Alert(Base):
@@ -41,7 +42,7 @@ class AlertAction(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     kind: Mapped[str] = mapped_column(String(16))  # raised, escalated, acknowledged, action, closed
-    note: Mapped[str | None] = mapped_column(Text, default=None)
+    note: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -63,9 +64,9 @@ class SafetyPlan(Base):
     __tablename__ = "safety_plans"
 
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"), primary_key=True)
-    warning_signs: Mapped[str] = mapped_column(Text, default="")
-    things_that_help: Mapped[str] = mapped_column(Text, default="")
-    people_and_places: Mapped[str] = mapped_column(Text, default="")
-    who_to_call: Mapped[str] = mapped_column(Text, default="")
+    warning_signs: Mapped[str] = mapped_column(EncryptedText, default="")
+    things_that_help: Mapped[str] = mapped_column(EncryptedText, default="")
+    people_and_places: Mapped[str] = mapped_column(EncryptedText, default="")
+    who_to_call: Mapped[str] = mapped_column(EncryptedText, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.crypto import EncryptedBytes, EncryptedJSON, EncryptedText
 
 
 class Direction(StrEnum):
@@ -58,9 +59,9 @@ class Message(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     channel: Mapped[str | None] = mapped_column(String(16), default=None)
     content_kind: Mapped[ContentKind] = mapped_column(String(16), default=ContentKind.TEXT)
-    body: Mapped[str | None] = mapped_column(Text, default=None)
+    body: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     # Extras by kind: media file id and mime type, location, sticker emoji, buttons offered.
-    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     # Why the bot sent it (e.g. "welcome", "out_of_hours"); None for people's own words.
     purpose: Mapped[str | None] = mapped_column(String(32), default=None)
     risk_level: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -82,7 +83,7 @@ class MediaBlob(Base):
     )
     mime_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

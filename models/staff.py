@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.crypto import EncryptedText
 
 DEFAULT_WORKING_HOURS: dict[str, list[str]] = {
     day: ["09:00", "17:00"] for day in ("mon", "tue", "wed", "thu", "fri")
@@ -36,8 +37,8 @@ class StaffMember(Base):
         JSON, default=lambda: dict(DEFAULT_WORKING_HOURS)
     )
     # TOTP two-factor: mandatory; enrolled on first sign-in, reset by an admin from the command line.
-    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Their own Telegram chat, linked by them for alert notifications (never shown to young people).

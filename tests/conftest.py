@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import pyotp
 import pytest
 import uvicorn
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import create_app
@@ -51,27 +53,31 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_ready() -> str:
-    """Reset and migrate the PostgreSQL test database once per run."""
+def pg_ready() -> Iterator[str]:
+    """Make a private database for this run next to KEYWORKER_TEST_DATABASE_URL, migrated once."""
     url = _pg_url()
     if not url:
         pytest.skip(f"PostgreSQL runs skipped: {PG_ENV} is not set (.ci/run sets it)")
+    base = make_url(url)
+    # A database of our own: runs side by side (a developer and CI, say) never see each other's rows.
+    name = f"keyworker_test_{os.getpid()}_{secrets.token_hex(3)}"
+    own = base.set(database=name).render_as_string(hide_password=False)
 
-    async def reset() -> None:
-        engine = create_async_engine(url)
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
         try:
-            async with engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
         finally:
             await engine.dispose()
-        await upgrade(url)
 
     try:
-        asyncio.run(reset())
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except OSError as exc:
         pytest.skip(f"PostgreSQL runs skipped: cannot reach {PG_ENV} ({exc})")
-    return url
+    asyncio.run(upgrade(own))
+    yield own
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -161,7 +167,8 @@ class Service:
         """Wait, boundedly, until a message with this body has been stored by the intake."""
         for _ in range(attempts):
             async with self.rt.db() as session:
-                if await session.scalar(select(Message.id).where(Message.body == body)) is not None:
+                # Bodies are encrypted at rest, so they are compared after decryption, here.
+                if body in (await session.scalars(select(Message.body))).all():
                     return
             await asyncio.sleep(0.01)
         raise AssertionError(f"no message {body!r} was stored")

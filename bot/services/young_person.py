@@ -9,6 +9,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.flag import open_flags
+from models import crypto
+from bot.services.team import looks_after, visible_to, watchers
 from models import (
     ChannelLink,
     Flag,
@@ -49,14 +51,15 @@ class CaseloadRow:
 
 
 def may_view(staff: StaffMember, young_person: YoungPerson) -> bool:
-    """Say whether a staff member may read this young person's conversation."""
-    return staff.active and young_person.key_worker_id == staff.id
+    """Say whether a staff member may read this young person's conversation (worker, cover, team)."""
+    return staff.active and (young_person.key_worker_id == staff.id or staff.id in watchers(young_person))
 
 
 async def get_for_staff(session: AsyncSession, staff: StaffMember, young_person_id: int) -> YoungPerson:
     """Load a young person the staff member may see, or raise NotAllowed."""
     young_person = await session.get(YoungPerson, young_person_id)
-    if young_person is None or not may_view(staff, young_person):
+    # Asked of the database, not may_view(): a young person already in this session may be stale.
+    if young_person is None or not await looks_after(session, staff, young_person_id):
         raise NotAllowed(young_person_id)
     return young_person
 
@@ -78,9 +81,11 @@ async def do_add_young_person(
         raise YoungPersonError("That name is too long (200 characters at most).")
     if key_worker.role != StaffRole.KEY_WORKER or not key_worker.active:
         raise YoungPersonError(f"{key_worker.username} is not an active key worker.")
+    preferred_name = preferred_name or full_name.split()[0]
     young_person = YoungPerson(
         full_name=full_name,
-        preferred_name=preferred_name or full_name.split()[0],
+        preferred_name=preferred_name,
+        name_index=crypto.ring().blind_index(f"{full_name} {preferred_name}"),
         key_worker_id=key_worker.id,
         language=language,
         created_at=now,
@@ -90,8 +95,8 @@ async def do_add_young_person(
     return young_person
 
 
-async def caseload(session: AsyncSession, staff: StaffMember) -> list[CaseloadRow]:
-    """List the young people a staff member sees, most recent contact first."""
+async def caseload(session: AsyncSession, staff: StaffMember, search: str = "") -> list[CaseloadRow]:
+    """List the young people a staff member sees, most recent contact first, optionally by name."""
     unread = (
         select(Message.young_person_id, func.count().label("unread"))
         .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None))
@@ -105,11 +110,15 @@ async def caseload(session: AsyncSession, staff: StaffMember) -> list[CaseloadRo
         .order_by(
             YoungPerson.last_inbound_at.is_(None),
             YoungPerson.last_inbound_at.desc(),
-            YoungPerson.preferred_name,
+            YoungPerson.id,  # names are encrypted: the database cannot sort by them
         )
     )
+    for term in search.split():
+        # Each word must match a keyed hash of a name part: no name is ever decrypted to search.
+        query = query.where(YoungPerson.name_index.contains(crypto.ring().term(term)))
     if staff.role == StaffRole.KEY_WORKER:
-        query = query.where(YoungPerson.key_worker_id == staff.id)
+        # Managers see every row (figures only); a key worker sees own, covered and team young people.
+        query = query.where(visible_to(staff.id))
     rows = (await session.execute(query)).all()
     links = (
         await session.execute(
@@ -134,15 +143,13 @@ async def unread_total(session: AsyncSession, staff: StaffMember) -> int:
         await session.scalar(
             select(func.count())
             .select_from(Message)
-            .join(
-                YoungPerson,
-                and_(YoungPerson.id == Message.young_person_id, YoungPerson.key_worker_id == staff.id),
-            )
+            .join(YoungPerson, and_(YoungPerson.id == Message.young_person_id, visible_to(staff.id)))
             .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None))
         )
     ) or 0
 
 
 def audience(young_person: YoungPerson) -> frozenset[str]:
-    """Name who hears live events about a young person: their worker and their own web chat."""
-    return frozenset({f"staff:{young_person.key_worker_id}", f"yp:{young_person.id}"})
+    """Name who hears live events about a young person: their worker, cover, team and own web chat."""
+    staff = {young_person.key_worker_id, *watchers(young_person)}
+    return frozenset({*(f"staff:{staff_id}" for staff_id in staff), f"yp:{young_person.id}"})

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from bot.events import Event
+from bot.services.audit import do_audit
 from bot.services.invite import IssuedInvite, do_issue_invite
 from bot.services.message import do_mark_read, history, staff_names
 from bot.services.young_person import (
@@ -42,9 +43,11 @@ async def read_home() -> Response:
 
 
 @router.get("/young-people", response_class=HTMLResponse)
-async def read_caseload(request: Request, session: SessionDep, staff: CurrentStaff, fragment: bool = False) -> Response:
-    rows = await caseload(session, staff)
-    context = {"rows": rows, "unread": await unread_total(session, staff)}
+async def read_caseload(
+    request: Request, session: SessionDep, staff: CurrentStaff, fragment: bool = False, q: str = ""
+) -> Response:
+    rows = await caseload(session, staff, q[:200])
+    context = {"rows": rows, "unread": await unread_total(session, staff), "q": q[:200]}
     template = "_caseload_rows.html" if fragment else "caseload.html"
     return request.app.state.templates.TemplateResponse(request, template, context)
 
@@ -152,8 +155,10 @@ async def read_conversation(
     messages = await history(session, young_person.id)
     names = await staff_names(session, {m.staff_id for m in messages if m.staff_id} | {young_person.key_worker_id})
     links = list(await session.scalars(select(ChannelLink).where(ChannelLink.young_person_id == young_person.id)))
-    if await do_mark_read(session, rt.now(), young_person.id):
-        await session.commit()
+    do_audit(session, rt.now(), "view_messages", actor_id=staff.id, young_person_id=young_person.id, target=f"young_person:{young_person.id}")
+    marked = await do_mark_read(session, rt.now(), young_person.id)
+    await session.commit()
+    if marked:
         rt.events.publish(Event("caseload", young_person.id, audience(young_person)))
     return request.app.state.templates.TemplateResponse(
         request,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
+import models.crypto
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
