@@ -16,6 +16,7 @@ import httpx
 import pyotp
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -156,6 +157,7 @@ class Service:
     rt: Runtime
     client: httpx.AsyncClient
     sleeps: Sleeps
+    app: FastAPI
     totp_secrets: dict[str, str] = field(default_factory=dict)
 
     async def idle(self) -> None:
@@ -231,7 +233,8 @@ async def service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> Asy
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
+    app.state.runtime.settings.public_url = url  # invite and web-chat links point at this very server
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield Service(url, app.state.runtime, client, sleeps)
+        yield Service(url, app.state.runtime, client, sleeps, app)
     server.should_exit = True
     await task

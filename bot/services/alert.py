@@ -124,7 +124,7 @@ async def visible_alerts(session: AsyncSession, staff: StaffMember, now: datetim
     query = select(Alert, YoungPerson).join(YoungPerson, YoungPerson.id == Alert.young_person_id)
     if open_only:
         query = query.where(Alert.closed_at.is_(None))
-    rows = (await session.execute(query.order_by(Alert.level.desc(), Alert.raised_at))).tuples().all()
+    rows = (await session.execute(query.order_by(Alert.level.desc(), Alert.raised_at))).all()
     return [(a, yp) for a, yp in rows if await may_see_alert(session, staff, a, yp, now)]
 
 

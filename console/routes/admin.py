@@ -26,7 +26,7 @@ async def read_audit(request: Request, rt: RuntimeDep, session: SessionDep, staf
     if young_person is not None:
         query = query.where(AuditEvent.young_person_id == young_person)
     events = list(await session.scalars(query))
-    names = dict((await session.execute(select(StaffMember.id, StaffMember.display_name))).tuples().all())
+    names = dict((await session.execute(select(StaffMember.id, StaffMember.display_name))).all())
     do_audit(session, rt.now(), "view_audit", actor_id=staff.id)
     await session.commit()
     return request.app.state.templates.TemplateResponse(
@@ -60,7 +60,7 @@ async def read_sessions(request: Request, rt: RuntimeDep, session: SessionDep) -
             .where(StaffSession.ended_at.is_(None))
             .order_by(StaffSession.last_seen_at.desc())
         )
-    ).tuples().all()
+    ).all()
     return request.app.state.templates.TemplateResponse(request, "admin/sessions.html", {"rows": rows})
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from bot.events import Event
+from bot.services.audit import do_audit
 from bot.services.alert import (
     AlertError,
     actions,
@@ -53,6 +54,8 @@ async def read_alerts(request: Request, rt: RuntimeDep, session: SessionDep, sta
 async def read_alert(request: Request, rt: RuntimeDep, session: SessionDep, staff: CurrentStaff, alert_id: int) -> Response:
     alert, young_person = await _load(session, rt, staff, alert_id)
     message = await session.get(Message, alert.message_id) if alert.message_id else None
+    do_audit(session, rt.now(), "view_alert", actor_id=staff.id, young_person_id=young_person.id, target=f"alert:{alert.id}")
+    await session.commit()
     history = await actions(session, alert.id)
     names = await staff_names(session, {a.staff_id for a in history if a.staff_id})
     return request.app.state.templates.TemplateResponse(
@@ -103,7 +106,7 @@ async def read_duty(request: Request, rt: RuntimeDep, session: SessionDep, staff
             .where(DutyShift.ends_at > rt.now())
             .order_by(DutyShift.starts_at)
         )
-    ).tuples().all()
+    ).all()
     people = list(await session.scalars(select(StaffMember).where(StaffMember.active.is_(True)).order_by(StaffMember.display_name)))
     return request.app.state.templates.TemplateResponse(request, "alerts/duty.html", {"shifts": shifts, "people": people})
 

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
+from bot.channels.base import RetryLater, SendFailed
 from bot.events import Event
+from bot.services.audit import do_audit
 from bot.media import fetch_media
 from bot.services.message import MessageError, do_mark_read, do_queue_outbound, staff_names
 from bot.services.young_person import audience
 from console.deps import CsrfChecked, CurrentStaff, RuntimeDep, SessionDep
 from console.routes.young_people import load_young_person
-from models import Direction, Message
+from models import Direction, Message, YoungPerson
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -58,7 +60,13 @@ async def read_media(
     message = await session.get(Message, message_id)
     if message is None or message.young_person_id != young_person.id:
         raise HTTPException(status_code=404, detail="No such message.")
-    blob = await fetch_media(rt, message_id)
+    do_audit(session, rt.now(), "view_media", actor_id=staff.id, young_person_id=young_person.id, target=f"message:{message_id}")
+    await session.commit()
+    try:
+        blob = await fetch_media(rt, message_id)
+    except (SendFailed, RetryLater):
+        # Kept on Telegram's side for now: the next look fetches it again.
+        raise HTTPException(status_code=503, detail="Could not fetch this from Telegram just now. Please try again soon.") from None
     if blob is None:
         raise HTTPException(status_code=404, detail="This message has no picture, sound or file.")
     return Response(
@@ -85,6 +93,8 @@ async def read_events(
                     html = await _render_message(rt, templates, event, oob=event.kind == "status")
                     if html:
                         yield {"event": "message", "data": html}
+                if event.kind == "alert":
+                    yield {"event": "alert", "data": ""}
                 yield {"event": "caseload", "data": ""}
             if subscription.overflowed:
                 yield {"event": "reload", "data": ""}
@@ -104,5 +114,9 @@ async def _render_message(rt: RuntimeDep, templates, event: Event, *, oob: bool)
             await do_mark_read(session, rt.now(), message.young_person_id)
             await session.commit()
         names = await staff_names(session, {message.staff_id} if message.staff_id else set())
+        young_person = await session.get(YoungPerson, message.young_person_id)
     template = templates.get_template("_message.html")
-    return template.render(m=message, names=names, young_person_id=message.young_person_id, oob=oob)
+    return template.render(
+        m=message, names=names, young_person_id=message.young_person_id, oob=oob,
+        yp_name=young_person.preferred_name if young_person else None,
+    )
