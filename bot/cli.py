@@ -42,6 +42,11 @@ def _settings() -> Settings:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request line, which carries the bot token in its URL; python-telegram-bot
+    # logs raw updates (a young person's words) when one cannot be parsed. Neither goes in our logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.ERROR)
+    logging.getLogger("telegram.Bot").setLevel(logging.CRITICAL + 1)
 
 
 @app.command()
