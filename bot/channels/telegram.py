@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
@@ -25,10 +25,14 @@ from models import ChannelKind, ContentKind
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
+PER_CHAT_BURST = 4
+MAX_CAPTION = 1024
 # Telegram's guidance: about one message a second to one chat, and thirty a second in all.
 PER_CHAT_RATE = 1.0
 GLOBAL_RATE = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# The command menu, in this order; each description is content key commands.<name>.
+COMMANDS = ("start", "checkin", "wellbeing", "settings", "help", "cancel")
 Receive = Callable[[InboundEvent], Awaitable[None]]
 
 
@@ -120,8 +124,10 @@ def _message_event(message: Message, receipt: tuple[str, int]) -> InboundEvent:
         meta = {"file_id": item.file_id, "mime_type": mime, "size": item.file_size}
         if kind == ContentKind.DOCUMENT:
             meta["file_name"] = message.document.file_name
-        if getattr(item, "duration", None) is not None:
-            duration = item.duration
+        with warnings.catch_warnings():  # PTB warns that duration will become a timedelta
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            duration = getattr(item, "duration", None)
+        if duration is not None:
             meta["duration"] = int(duration.total_seconds() if isinstance(duration, timedelta) else duration)
         return InboundEvent(**base, content_kind=kind, text=caption, meta=meta)
     if message.sticker:
@@ -171,6 +177,18 @@ class TelegramChannel:
         """Connect to the Bot API and learn the bot's username."""
         await self.bot.initialize()
         self.username = self.bot.username
+        await self.set_commands()
+
+    async def set_commands(self) -> None:
+        """Fill the bot's command menu, worded from content/<language>/commands.toml."""
+        for language in self._content.languages:
+            if not {f"commands.{name}" for name in COMMANDS} <= self._content.keys(language):
+                continue
+            commands = [BotCommand(name, self._content.text(f"commands.{name}", language)) for name in COMMANDS]
+            try:
+                await self.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+            except TelegramError as exc:  # the menu is a convenience: never a reason not to start
+                log.warning("setMyCommands for %s failed: %s", language, exc.message)
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -192,9 +210,12 @@ class TelegramChannel:
                 if not webhook_cleared:
                     await self.bot.delete_webhook()
                     webhook_cleared = True
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES
+                raw = await self.bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": self._poll_timeout, "allowed_updates": ALLOWED_UPDATES},
+                    read_timeout=self._poll_timeout + 10,
                 )
+                updates, newest = self._parse(raw)
             except RetryAfter as exc:
                 await asyncio.sleep(_retry_seconds(exc))
                 continue
@@ -216,9 +237,27 @@ class TelegramChannel:
                     )
                     await backoff(failures)
                     continue
+            if newest is not None:
                 # Confirm only now: everything up to here is committed, so a crash loses nothing.
-                offset = updates[-1].update_id + 1
+                offset = newest + 1
             failures = 0
+
+    def _parse(self, raw: object) -> tuple[list[Update], int | None]:
+        """Parse each update on its own: one Telegram cannot read must not hold up everyone else's."""
+        updates: list[Update] = []
+        newest: int | None = None
+        for item in raw if isinstance(raw, list) else []:
+            update_id = item.get("update_id") if isinstance(item, dict) else None
+            if isinstance(update_id, int):
+                newest = max(newest or update_id, update_id)
+            try:
+                update = Update.de_json(item, self.bot)
+            except Exception as exc:  # any malformed shape: logged by id only, never its content
+                log.error("Telegram update %s could not be read (%s); skipped", update_id, type(exc).__name__)
+                continue
+            if update is not None:
+                updates.append(update)
+        return updates, newest
 
     async def process(self, updates: list[Update], receive: Receive) -> None:
         """Handle a batch: chats in parallel, each chat's updates in order."""
@@ -259,7 +298,9 @@ class TelegramChannel:
     def _chat_limiter(self, address: str) -> AsyncLimiter:
         limiter = self._per_chat.get(address)
         if limiter is None:
-            limiter = self._per_chat[address] = AsyncLimiter(self._per_chat_rate, 1)
+            # Telegram asks for about one message a second per chat on average; a burst of four lets
+            # a crisis reply (reply, safety plan, helplines) arrive together, then the average holds.
+            limiter = self._per_chat[address] = AsyncLimiter(self._per_chat_rate * PER_CHAT_BURST, PER_CHAT_BURST)
             if len(self._per_chat) > 50_000:
                 self._per_chat.popitem(last=False)
         self._per_chat.move_to_end(address)
@@ -270,11 +311,29 @@ class TelegramChannel:
         text = outgoing.text
         if outgoing.sender_label:
             text = self._content.text("message.from_staff", name=outgoing.sender_label, text=text)
-        markup = None
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
         if outgoing.buttons:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in outgoing.buttons]
             )
+        elif outgoing.keyboard:
+            markup = ReplyKeyboardMarkup(
+                [list(row) for row in outgoing.keyboard], resize_keyboard=True, is_persistent=True
+            )
+        file = outgoing.attachment
+        if file is not None and len(text) <= MAX_CAPTION:
+            # A file with a few words: the words go as its caption, one message rather than two.
+            sent = await self._call(
+                address,
+                self.bot.send_document,
+                chat_id=int(address),
+                document=file.data,
+                filename=file.file_name,
+                caption=text or None,
+                reply_markup=markup,
+                disable_notification=outgoing.silent,
+            )
+            return str(sent.message_id)
         parts = split_text(text)
         first_id: str | None = None
         for index, part in enumerate(parts):
@@ -288,6 +347,15 @@ class TelegramChannel:
                 disable_notification=outgoing.silent,
             )
             first_id = first_id or str(sent.message_id)
+        if file is not None:
+            await self._call(
+                address,
+                self.bot.send_document,
+                chat_id=int(address),
+                document=file.data,
+                filename=file.file_name,
+                disable_notification=outgoing.silent,
+            )
         return first_id
 
     async def send_direct(self, address: str, text: str) -> None:
