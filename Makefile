@@ -19,7 +19,7 @@ demo: install
 
 ## Run the whole test suite (installs Debian's chromium for the browser tests if missing)
 test: install chromium
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.runtime import Runtime
 from bot.services.message import do_store_media
 from models import MediaBlob, Message
@@ -27,8 +29,13 @@ async def fetch_media(rt: Runtime, message_id: int) -> MediaBlob | None:
         data = await channel.fetch_media(message.meta["file_id"])
         if (existing := await session.get(MediaBlob, message_id)) is not None:
             return existing
-        blob = await do_store_media(
-            session, rt.now(), message, data, message.meta.get("mime_type") or "application/octet-stream"
-        )
-        await session.commit()
+        try:
+            blob = await do_store_media(
+                session, rt.now(), message, data, message.meta.get("mime_type") or "application/octet-stream"
+            )
+            await session.commit()
+        except IntegrityError:
+            # Fetched at the same moment elsewhere (the live page asks as the photo arrives): use theirs.
+            await session.rollback()
+            return await session.get(MediaBlob, message_id)
         return blob

@@ -9,18 +9,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Button, Channel, ChannelUnreachable, Outgoing, RetryLater, SendFailed
+from bot.channels.base import Attachment, Button, Channel, ChannelUnreachable, Outgoing, RetryLater, SendFailed
 from bot.clock import Clock
 from bot.content import Content
 from bot.events import Event, EventBus
+from bot.services.team import sender_label
 from bot.services.young_person import audience
 from models import (
     ChannelLink,
     ChannelStatus,
     DeliveryStatus,
+    MediaBlob,
     Message,
     SenderKind,
-    StaffMember,
     YoungPerson,
 )
 
@@ -52,7 +53,8 @@ class Outbox:
         self._sleep = sleep
         self._max_attempts = max_attempts
         self._max_retry_after = max_retry_after
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._intake = asyncio.Lock()
+        self._last: dict[int, asyncio.Event] = {}  # per young person: the latest delivery queued
         self._tasks: set[asyncio.Task[None]] = set()
 
     def kick(self, message_ids: Iterable[int]) -> None:
@@ -92,16 +94,26 @@ class Outbox:
 
     async def deliver(self, message_id: int) -> None:
         """Send one pending message through its channel and record how it went."""
-        async with self._db() as session:
-            loaded = await self._load(session, message_id)
-        if loaded is None:
-            return
-        message, link, outgoing = loaded
+        # Loaded one at a time in the order kicked (asyncio.Lock is first come, first served), so
+        # each young person's queue below keeps that order (the privacy note never overtakes the welcome).
+        async with self._intake:
+            async with self._db() as session:
+                loaded = await self._load(session, message_id)
+            if loaded is None:
+                return
+            message, link, outgoing = loaded
+            person = message.young_person_id
+            before = self._last.get(person)
+            done = self._last[person] = asyncio.Event()
         channel = self.channels.get(link.kind)
-        # Order per young person: an asyncio.Lock wakes waiters first come, first served.
-        lock = self._locks.setdefault(message.young_person_id, asyncio.Lock())
-        async with lock:
+        try:
+            if before is not None:
+                await before.wait()
             status, error, external_id = await self._attempt(channel, link, outgoing)
+        finally:
+            done.set()
+            if self._last.get(person) is done:
+                del self._last[person]
         async with self._db() as session, session.begin():
             stored = await session.get(Message, message_id)
             if stored is None or stored.delivery_status != DeliveryStatus.PENDING:
@@ -142,8 +154,8 @@ class Outbox:
             return None
         sender = None
         if message.sender_kind == SenderKind.STAFF and message.staff_id is not None:
-            staff = await session.get(StaffMember, message.staff_id)
-            sender = staff.display_name if staff else None
+            # Their own name, with their role for a team member: "Kai (life coach)".
+            sender = await sender_label(session, message.staff_id, message.young_person_id)
         buttons = tuple(
             tuple(Button(b["label"], b["data"]) for b in row) for row in message.meta.get("buttons", [])
         )
@@ -153,7 +165,9 @@ class Outbox:
             text=message.body or "",
             sender_label=sender,
             buttons=buttons,
+            keyboard=tuple(tuple(row) for row in message.meta.get("keyboard", [])),
             silent=bool(message.meta.get("silent")),
+            attachment=await _attachment(session, message),
         )
         return message, link, outgoing
 
@@ -181,3 +195,17 @@ class Outbox:
                 if attempt >= self._max_attempts:
                     return DeliveryStatus.FAILED, str(exc)[:200], None
                 await self._sleep(min(2 ** (attempt - 1), 30))
+            except Exception as exc:
+                # Refused for good (e.g. Telegram's 400 Bad Request): retrying would not help, and
+                # leaving it pending would show 'Sending…' forever.
+                return DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"[:200], None
+
+
+async def _attachment(session: AsyncSession, message: Message) -> Attachment | None:
+    """Load the file a message carries (stored with it as its media), if it carries one."""
+    if not message.meta.get("attachment"):
+        return None
+    blob = await session.get(MediaBlob, message.id)
+    if blob is None:
+        return None
+    return Attachment(message.meta.get("file_name") or "file", blob.mime_type, blob.data)

@@ -45,6 +45,19 @@ def _pg_url() -> str | None:
     return url
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashing() -> Iterator[None]:
+    """Hash test passwords with argon2id at its lowest cost: the real cost is for real passwords."""
+    from argon2 import PasswordHasher
+
+    import bot.services.staff as staff_service
+
+    real = staff_service._hasher
+    staff_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    staff_service._hasher = real
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate one SQLite database once; each test gets a copy."""

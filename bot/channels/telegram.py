@@ -15,7 +15,7 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import ChannelUnreachable, Outgoing, RetryLater, SendFailed
 from bot.content import Content
@@ -210,11 +210,14 @@ class TelegramChannel:
                 if not webhook_cleared:
                     await self.bot.delete_webhook()
                     webhook_cleared = True
-                raw = await self.bot.do_api_request(
-                    "getUpdates",
-                    api_kwargs={"offset": offset, "timeout": self._poll_timeout, "allowed_updates": ALLOWED_UPDATES},
-                    read_timeout=self._poll_timeout + 10,
-                )
+                with warnings.catch_warnings():
+                    # Raw on purpose (see _parse): silence the "use get_updates instead" hint.
+                    warnings.simplefilter("ignore", PTBUserWarning)
+                    raw = await self.bot.do_api_request(
+                        "getUpdates",
+                        api_kwargs={"offset": offset, "timeout": self._poll_timeout, "allowed_updates": ALLOWED_UPDATES},
+                        read_timeout=self._poll_timeout + 10,
+                    )
                 updates, newest = self._parse(raw)
             except RetryAfter as exc:
                 await asyncio.sleep(_retry_seconds(exc))

@@ -36,7 +36,12 @@ async def create_update(request: Request, rt: RuntimeDep) -> Response:
     event = to_event(update)
     if event is not None:
         # Answered only after commit: on any error Telegram gets a 500 and delivers it again.
-        await receive(rt, event)
+        try:
+            await receive(rt, event)
+        except Exception as exc:
+            # Logged here, by id: the error's own text (and a traceback) may quote the young person.
+            log.error("webhook: update %s not handled (%s); Telegram will send it again", update.update_id, type(exc).__name__)
+            return JSONResponse({"ok": False, "description": "not handled, try again"}, status_code=500)
         if event.meta.get("callback_query_id"):
             await rt.telegram.answer_button(event.meta["callback_query_id"])
     return JSONResponse({"ok": True})
