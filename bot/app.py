@@ -25,9 +25,12 @@ from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.services.risk import RiskChecker, RuleRiskChecker
+from bot.keys import load_keyring
 from config.settings import Settings
-from console.deps import LoginRequired, PasswordChangeRequired
-from console.routes import auth, health, messages, telegram, webchat, young_people
+from models import crypto
+from console.deps import LoginRequired, PasswordChangeRequired, SecondFactorRequired
+from console.routes import admin, alerts, appointments, auth, checkins, data_rights, health, messages, missing, safety_plans, staff, team, telegram, webchat, young_people
+from console.routes import wellbeing as wellbeing_routes
 from console.security import SecurityHeaders
 from console.templating import build_templates
 from models.db import create_engine, create_sessionmaker
@@ -44,6 +47,7 @@ def create_app(
     sleep: Sleep = asyncio.sleep,
 ) -> FastAPI:
     """Build the ASGI app; channels start and stop with its lifespan."""
+    crypto.configure(load_keyring(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,7 +75,7 @@ def create_app(
     app.state.settings = settings
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, young_people, messages, webchat, telegram, health):
+    for module in (auth, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, webchat, telegram, admin, health):
         app.include_router(module.router)
     _install_error_pages(app)
     return app
@@ -130,6 +134,12 @@ def _install_error_pages(app: FastAPI) -> None:
         if request.headers.get("hx-request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={exc.next_url}", status_code=303)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def _second_factor(request: Request, exc: SecondFactorRequired) -> Response:
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login/2fa"})
+        return RedirectResponse("/login/2fa", status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)
     async def _password(request: Request, exc: PasswordChangeRequired) -> Response:

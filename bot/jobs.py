@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from bot.scheduler import JobHandler
-from bot.services import appointment, checkin, escalation, leave
+from bot.services import appointment_reminder, checkin, escalation, leave, missing
 from bot.services.alert import ESCALATION_JOB, NOTIFY_JOB
 from bot.services.settings import CHECKIN_JOB
-from bot.services import wellbeing
+from bot.services import retention, wellbeing_plan
 
 JOB_HANDLERS: dict[str, JobHandler] = {
-    appointment.REMINDER: appointment.remind,
+    appointment_reminder.REMINDER: appointment_reminder.remind,
     ESCALATION_JOB: escalation.run_escalation,
     NOTIFY_JOB: escalation.run_staff_notice,
+    missing.CHECK_JOB: missing.run_missing_check,
     CHECKIN_JOB: checkin.run_checkin,
-    checkin.NUDGE_JOB: checkin.run_nudge,
-    checkin.MISS_JOB: checkin.run_miss,
+    checkin.FOLLOW_UP_JOB: checkin.run_follow_up,
     **leave.JOB_HANDLERS,  # leave_start, leave_end, cover_notice
-    wellbeing.PROMPT_JOB: wellbeing.run_prompt,
+    wellbeing_plan.PROMPT_JOB: wellbeing_plan.run_prompt,
+    retention.RETENTION_JOB: retention.run_retention,  # erases closed cases past the retention period
 }

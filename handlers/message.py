@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from bot.services import hours
+from bot.services import leave as leaves
 from handlers.turn import Turn
-from models import Direction, Message
+from models import Direction, LeavePeriod, Message, StaffMember
 
 
 async def handle(turn: Turn) -> bool:
@@ -14,25 +17,81 @@ async def handle(turn: Turn) -> bool:
     if young_person is None or worker is None:
         return False
     tz = turn.rt.settings.tz
+    leave = await leaves.active_leave(turn.session, worker.id)
+    if leave is not None:
+        return await _during_leave(turn, worker, leave)
     if hours.is_working(worker.working_hours, turn.now, tz):
         return True
     # One automatic answer per stretch of time off, not one per message.
-    since = hours.last_end(worker.working_hours, turn.now, tz)
+    if await _answered_since(turn, hours.last_end(worker.working_hours, turn.now, tz)):
+        return True
+    back = hours.next_start(worker.working_hours, turn.now, tz)
+    ahead = await leaves.leave_ahead(turn.session, worker.id, back, tz) if back else None
+    if ahead is not None:
+        # Back at work only after a leave: say who will see it instead.
+        cover = await turn.session.get(StaffMember, ahead.cover_id)
+        assert cover is not None
+        await turn.say(
+            "message.before_leave_out_of_hours",
+            purpose="out_of_hours",
+            worker=worker.display_name,
+            back=leaves.describe_day(turn.rt.content, turn.language, leaves.back_at(ahead, worker, tz), tz),
+            cover=cover.display_name,
+            cover_back=_when(turn, hours.next_start(cover.working_hours, max(turn.now, leaves.window(ahead, tz)[0]), tz)),
+            out_of_hours=turn.rt.settings.out_of_hours_phone,
+        )
+        return True
+    await turn.say(
+        "message.out_of_hours",
+        purpose="out_of_hours",
+        worker=worker.display_name,
+        back=_when(turn, back),
+        out_of_hours=turn.rt.settings.out_of_hours_phone,
+    )
+    return True
+
+
+async def _during_leave(turn: Turn, worker: StaffMember, leave: LeavePeriod) -> bool:
+    """Tell the young person who is answering while their worker is away, and until when."""
+    assert turn.young_person is not None and leave.cover_started_at is not None
+    tz = turn.rt.settings.tz
+    cover = await turn.session.get(StaffMember, leave.cover_id)
+    assert cover is not None
+    names = {
+        "worker": worker.display_name,
+        "cover": cover.display_name,
+        "back": leaves.describe_day(turn.rt.content, turn.language, leaves.back_at(leave, worker, tz), tz),
+    }
+    if hours.is_working(cover.working_hours, turn.now, tz):
+        # Usually told already when the leave began; if not (recorded late, quiet hours), now.
+        if not await leaves.told_of_cover(turn.session, turn.young_person.id, leave):
+            await turn.say("message.on_leave", purpose=leaves.cover_purpose(leave), **names)
+        return True
+    since = hours.last_end(cover.working_hours, turn.now, tz)
+    if await _answered_since(turn, max(since, leave.cover_started_at) if since else leave.cover_started_at):
+        return True
+    await turn.say(
+        "message.on_leave_out_of_hours",
+        purpose="out_of_hours",
+        cover_back=_when(turn, hours.next_start(cover.working_hours, turn.now, tz)),
+        out_of_hours=turn.rt.settings.out_of_hours_phone,
+        **names,
+    )
+    return True
+
+
+async def _answered_since(turn: Turn, since: datetime | None) -> bool:
+    assert turn.young_person is not None
     query = select(Message.id).where(
-        Message.young_person_id == young_person.id,
+        Message.young_person_id == turn.young_person.id,
         Message.direction == Direction.OUTBOUND,
         Message.purpose == "out_of_hours",
     )
     if since is not None:
         query = query.where(Message.created_at >= since)
-    if await turn.session.scalar(query.limit(1)) is not None:
-        return True
-    back = hours.next_start(worker.working_hours, turn.now, tz)
-    await turn.say(
-        "message.out_of_hours",
-        purpose="out_of_hours",
-        worker=worker.display_name,
-        back=hours.describe_when(turn.rt.content, turn.language, back, turn.now, tz) if back else "",
-        out_of_hours=turn.rt.settings.out_of_hours_phone,
-    )
-    return True
+    return await turn.session.scalar(query.limit(1)) is not None
+
+
+def _when(turn: Turn, moment: datetime | None) -> str:
+    tz = turn.rt.settings.tz
+    return hours.describe_when(turn.rt.content, turn.language, moment, turn.now, tz) if moment else ""

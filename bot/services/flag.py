@@ -20,6 +20,8 @@ LABELS = {
     "appointment_cant": "Can't make an appointment",
     "appointment_help": "Needs help with an appointment",
     "not_heard_from": "Not heard from",
+    "data_request": "Asked for a copy of their data",
+    "opted_out": "Stopped check-ins and reminders",
 }
 
 

@@ -15,7 +15,7 @@ from bot.services.invite import INVITE_PREFIX, RedeemFailure, find_invite, new_w
 from bot.services.message import history, staff_names
 from console.deps import RuntimeDep, SessionDep
 from handlers import InboundEvent
-from models import ChannelKind, ChannelLink, ContentKind, Message, StaffMember, YoungPerson
+from models import ChannelKind, ChannelLink, ContentKind, MediaBlob, Message, StaffMember, YoungPerson
 
 router = APIRouter(prefix="/c")
 MAX_WEBCHAT_TEXT = 10_000
@@ -147,6 +147,22 @@ async def create_webchat_press(
         return RedirectResponse(f"/c/{token}", status_code=303)
     context = {"token": token, "young_person": young_person, "worker": worker, "error": None, "text": "", "sent": turn.message if turn else None}
     return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
+
+
+@router.get("/{token}/files/{message_id}")
+async def read_webchat_file(session: SessionDep, token: str, message_id: int) -> Response:
+    """Download a file the service sent into this chat, such as a calendar file."""
+    chat = await _chat(session, token)
+    message = await session.get(Message, message_id) if chat else None
+    blob = await session.get(MediaBlob, message_id) if message and message.meta.get("attachment") else None
+    if chat is None or message is None or message.young_person_id != chat[1].id or blob is None:
+        return Response("No such file in this chat.", status_code=404)
+    name = "".join(c for c in str(message.meta.get("file_name") or "file") if c.isalnum() or c in "-_.")
+    return Response(
+        blob.data,
+        media_type=blob.mime_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/{token}/events")

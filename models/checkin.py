@@ -1,0 +1,62 @@
+"""Check-ins: each young person's schedule, and one row per check-in sent with how it went."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+
+class CheckInSchedule(Base):
+    """When a young person is asked how they are: days of the week at one local time."""
+
+    __tablename__ = "checkin_schedules"
+
+    young_person_id: Mapped[int] = mapped_column(
+        ForeignKey("young_people.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Weekdays "mon".."sun" in week order; empty means no scheduled check-ins.
+    days: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Local wall-clock "HH:MM" in the deployment's time zone.
+    local_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who changed it last: a staff member, or None when the young person did through /settings.
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+
+
+class CheckInSource(StrEnum):
+    SCHEDULED = "scheduled"
+    ASKED = "asked"  # the young person started it (/checkin, the menu, the welcome button)
+
+
+class CheckIn(Base):
+    """One check-in sent, and its answer or its miss, with times for the statistics."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_young_person_sent", "young_person_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))
+    source: Mapped[CheckInSource] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The bot's check-in message (its buttons carry this check-in's id).
+    message_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # "mood", "talk", "good_news" or "text" (free text instead of a button).
+    answer: Mapped[str | None] = mapped_column(String(16), default=None)
+    mood: Mapped[int | None] = mapped_column(SmallInteger, default=None)  # 1 (very low) .. 5 (great)
+    # The answer to "do you want your worker to get in touch?" after a low mood.
+    wants_contact: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    # Their own words, when they answered in free text or shared good news.
+    answer_message_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    missed: Mapped[bool] = mapped_column(Boolean, default=False)
+    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
