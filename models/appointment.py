@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
+from models.crypto import EncryptedText
 
 
 class AppointmentStatus(StrEnum):
@@ -33,11 +34,11 @@ class Appointment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    what: Mapped[str] = mapped_column(String(200))
+    what: Mapped[str] = mapped_column(EncryptedText)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    place: Mapped[str] = mapped_column(String(200), default="")
-    with_whom: Mapped[str] = mapped_column(String(200), default="")
-    notes: Mapped[str] = mapped_column(Text, default="")  # for the young person: they are sent these words
+    place: Mapped[str] = mapped_column(EncryptedText, default="")
+    with_whom: Mapped[str] = mapped_column(EncryptedText, default="")
+    notes: Mapped[str] = mapped_column(EncryptedText, default="")  # for the young person: they are sent these words
     status: Mapped[AppointmentStatus] = mapped_column(String(16), default=AppointmentStatus.SCHEDULED)
     # Bumped by every edit: reminders and buttons of an older revision are stale.
     revision: Mapped[int] = mapped_column(Integer, default=1)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.scheduler import JobContext, Outcome, do_schedule_job, done, dropped
 from bot.services import hours
 from bot.services.appointment_message import buttons, details
+from bot.services.opt_out import PAUSED, is_paused
 from models import Appointment, AppointmentStatus, Job, JobState
 
 REMINDER = "appointment_reminder"
@@ -62,6 +63,8 @@ async def remind(ctx: JobContext) -> Outcome:
         return dropped("appointment changed since planned")
     if ctx.now >= appointment.starts_at:
         return dropped("appointment already started")
+    if is_paused(ctx.young_person):  # /stop
+        return dropped(PAUSED)
     if (quiet := ctx.quiet_deferral()) is not None:
         if quiet.retry_at is not None and quiet.retry_at >= appointment.starts_at:
             return dropped("quiet hours last until after the start")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 11:06:37.984934
+Create Date: 2026-11-27 11:32:03.963413
 """
 
 from __future__ import annotations
@@ -136,11 +136,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('young_person_id', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('what', sa.String(length=200), nullable=False),
+    sa.Column('what', models.crypto.EncryptedText(), nullable=False),
     sa.Column('starts_at', models.base.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('place', sa.String(length=200), nullable=False),
-    sa.Column('with_whom', sa.String(length=200), nullable=False),
-    sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('place', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('with_whom', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('notes', models.crypto.EncryptedText(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('reminders', sa.JSON(), nullable=False),
