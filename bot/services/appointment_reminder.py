@@ -54,7 +54,7 @@ async def do_plan_reminders(session: AsyncSession, now: datetime, appointment: A
 
 
 async def remind(ctx: JobContext) -> Outcome:
-    """Send one reminder, unless the appointment changed, it is quiet, or it would arrive too late."""
+    """Send one reminder, unless the appointment changed, they sent /stop, it is quiet, or it would be too late."""
     payload = ctx.job.payload
     appointment = await ctx.session.get(Appointment, payload["appointment_id"])
     if appointment is None or appointment.status != AppointmentStatus.SCHEDULED:
