@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from bot.channels.base import RetryLater, SendFailed
 from bot.events import Event
 from bot.services.audit import do_audit
+from bot.services.quiet import quiet_until
 from bot.media import fetch_media
 from bot.services.message import MessageError, do_mark_read, do_queue_outbound, staff_names
 from bot.services.young_person import audience
@@ -35,7 +36,11 @@ async def create_message(
 ) -> Response:
     young_person = await load_young_person(session, staff, young_person_id)
     try:
-        message = await do_queue_outbound(session, rt.now(), young_person, body=body, staff=staff)
+        # A worker's own reply goes at once, whatever the hour, but without a sound in quiet hours.
+        quiet = quiet_until(young_person, rt.now(), rt.settings.tz) is not None
+        message = await do_queue_outbound(
+            session, rt.now(), young_person, body=body, staff=staff, meta={"silent": True} if quiet else None
+        )
     except MessageError as exc:
         # Keep what they typed: the form comes back with the text and the reason.
         return request.app.state.templates.TemplateResponse(

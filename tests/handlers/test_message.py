@@ -52,3 +52,21 @@ async def test_message_in_working_hours_gets_no_automatic_answer(service: Servic
     await service.until_stored("hi jo")
     await service.idle()
     assert len(fake_bot_api.sent_messages(CHAT)) == 2  # only the welcome and the privacy note
+
+
+async def test_a_workers_reply_at_night_goes_at_once_without_a_sound(
+    service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    person_id = await linked_sam(service, fake_bot_api)
+    clock.set(datetime(2026, 11, 25, 23, 15, tzinfo=UTC))  # inside Sam's quiet hours (21:30-08:00)
+    console = await service.login("jo")
+    await console.post(f"/young-people/{person_id}/messages", data={"body": "Saw your message, we'll talk tomorrow"})
+    sent = (await fake_bot_api.wait_for_sent_async(CHAT, count=3))[2]
+    assert sent["text"].endswith("Saw your message, we'll talk tomorrow")
+    assert sent.get("disable_notification") is True
+
+    clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
+    console = await service.login("jo")
+    await console.post(f"/young-people/{person_id}/messages", data={"body": "Morning Sam"})
+    sent = (await fake_bot_api.wait_for_sent_async(CHAT, count=4))[3]
+    assert not sent.get("disable_notification")
