@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.runtime import Runtime
 from bot.scheduler import JobContext, Outcome, defer, do_schedule_job, done, dropped
 from bot.services.flag import do_clear_flags, do_raise_flag
 from bot.services.opt_out import PAUSED, is_paused
 from bot.services.settings import do_plan_checkin, get_schedule, occurrences
+from bot.services.speaker import Buttons, Speaker, worker_name
 from models import (
     ChannelLink,
     CheckIn,
@@ -21,7 +20,6 @@ from models import (
     Flag,
     Message,
     StaffMember,
-    YoungPerson,
 )
 
 FOLLOW_UP_JOB = "checkin_follow_up"  # one per scheduled check-in: the nudge, then the miss
@@ -33,29 +31,6 @@ MOODS = (1, 2, 3, 4, 5)
 LOW_MOOD = 2  # this or lower: ask whether they want their worker to get in touch
 FLAG_KINDS = ("wants_contact", "not_heard_from")
 FLOW = "checkin"
-
-Buttons = list[list[dict[str, str]]]
-
-
-class Speaker(Protocol):
-    """What a handler's Turn and a job's JobContext both offer: a session, a time, and a voice."""
-
-    rt: Runtime
-    session: AsyncSession
-    now: datetime
-    young_person: YoungPerson | None
-    key_worker: StaffMember | None
-
-    def text(self, key: str, **values: Any) -> str: ...
-
-    async def say(
-        self, key: str, *, purpose: str | None = None, buttons: Buttons | None = None, **values: Any
-    ) -> Message | None: ...
-
-
-def worker_name(speaker: Speaker) -> str:
-    return speaker.key_worker.display_name if speaker.key_worker else ""
-
 
 def checkin_buttons(speaker: Speaker, checkin: CheckIn) -> Buttons:
     """Offer the feelings scale (best first), 'I want to talk' and 'I've got good news'."""

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.runtime import Runtime
 from bot.services.questionnaire import CHOICE, SCALE, Question, Questionnaire, get_questionnaire, localised
+from bot.services.speaker import Buttons, Speaker, worker_name
 from models import (
     Message,
     ResponseStatus,
-    StaffMember,
     WellbeingAnswer,
     WellbeingResponse,
     YoungPerson,
@@ -25,29 +23,6 @@ FLOW = "wellbeing"
 CARRY_ON_WITHIN = timedelta(days=7)
 # A typed message this long after the last question is a new message, not an answer: they have left.
 ANSWER_WAIT = timedelta(hours=1)
-
-Buttons = list[list[dict[str, str]]]
-
-
-class Speaker(Protocol):
-    """What a handler's Turn and a job's JobContext both offer: a session, a time, and a voice."""
-
-    rt: Runtime
-    session: AsyncSession
-    now: datetime
-    young_person: YoungPerson | None
-    key_worker: StaffMember | None
-
-    def text(self, key: str, **values: Any) -> str: ...
-
-    async def say(
-        self, key: str, *, purpose: str | None = None, buttons: Buttons | None = None, **values: Any
-    ) -> Message | None: ...
-
-
-def worker_name(speaker: Speaker) -> str:
-    return speaker.key_worker.display_name if speaker.key_worker else ""
-
 
 def intro_buttons(speaker: Speaker, response: WellbeingResponse) -> Buttons:
     return [
