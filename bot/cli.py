@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.keys import load_keyring
@@ -27,6 +30,7 @@ youth_app = typer.Typer(help="Young people.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 app.add_typer(youth_app, name="youth")
 app.add_typer(keys_app, name="keys")
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -47,6 +51,26 @@ def _logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("telegram").setLevel(logging.ERROR)
     logging.getLogger("telegram.Bot").setLevel(logging.CRITICAL + 1)
+
+
+def _in_session(
+    settings: Settings, work: Callable[[AsyncSession, datetime], Awaitable[T]], *expected: type[Exception]
+) -> T:
+    """Run one piece of work in a database session; an expected error is printed in one line and exits 1."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await work(session, SystemClock().now())
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except expected as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -101,26 +125,13 @@ def staff_add(
     from bot.services.audit import do_audit
     from bot.services.staff import StaffError, do_create_staff
 
-    settings = _settings()
+    async def work(session: AsyncSession, now: datetime) -> str:
+        member, password = await do_create_staff(session, now, username=username, display_name=name, role=role)
+        do_audit(session, now, "staff_added", target=f"staff:{member.id}", role=role.value, via="command line")
+        await session.commit()
+        return password
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                member, password = await do_create_staff(
-                    session, SystemClock().now(), username=username, display_name=name, role=role
-                )
-                do_audit(session, SystemClock().now(), "staff_added", target=f"staff:{member.id}", role=role.value, via="command line")
-                await session.commit()
-                return password
-        finally:
-            await engine.dispose()
-
-    try:
-        password = asyncio.run(run())
-    except StaffError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    password = _in_session(_settings(), work, StaffError)
     typer.echo(f"Added {username} ({role.value}). One-time password: {password}")
     typer.echo("They choose their own password when they first sign in.")
 
@@ -130,33 +141,21 @@ def _staff_action(username: str, action: str) -> str:
     from bot.services.audit import do_audit
     from bot.services.staff import do_disable_staff, do_reset_second_factor, find_staff
 
-    settings = _settings()
+    async def work(session: AsyncSession, now: datetime) -> str:
+        staff = await find_staff(session, username)
+        if staff is None:
+            raise LookupError(f"No staff member with username {username!r}.")
+        if action == "disable":
+            ended = await do_disable_staff(session, now, staff)
+            message = f"Disabled {staff.username}; ended {ended} session(s)."
+        else:
+            await do_reset_second_factor(session, now, staff)
+            message = f"Reset two-step sign-in for {staff.username}; they set it up again at their next sign-in."
+        do_audit(session, now, f"staff_{action}", target=f"staff:{staff.id}", via="command line")
+        await session.commit()
+        return message
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        now = SystemClock().now()
-        try:
-            async with create_sessionmaker(engine)() as session:
-                staff = await find_staff(session, username)
-                if staff is None:
-                    raise LookupError(f"No staff member with username {username!r}.")
-                if action == "disable":
-                    ended = await do_disable_staff(session, now, staff)
-                    message = f"Disabled {staff.username}; ended {ended} session(s)."
-                else:
-                    await do_reset_second_factor(session, now, staff)
-                    message = f"Reset two-step sign-in for {staff.username}; they set it up again at their next sign-in."
-                do_audit(session, now, f"staff_{action}", target=f"staff:{staff.id}", via="command line")
-                await session.commit()
-                return message
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    return _in_session(_settings(), work, LookupError)
 
 
 @staff_app.command("disable")
@@ -184,36 +183,24 @@ def youth_add(
 
     settings = _settings()
 
-    async def run() -> tuple[str, str, str | None, str]:
-        engine = create_engine(settings.database_url)
-        now = SystemClock().now()
-        try:
-            async with create_sessionmaker(engine)() as session:
-                worker = await find_staff(session, key_worker)
-                if worker is None:
-                    raise YoungPersonError(f"No staff member with username {key_worker!r}.")
-                person = await do_add_young_person(
-                    session, now, full_name=name, preferred_name=preferred, key_worker=worker
-                )
-                invite = await do_issue_invite(
-                    session,
-                    now,
-                    person,
-                    ttl=timedelta(days=settings.invite_ttl_days),
-                    public_url=settings.public_url,
-                    bot_username=await _bot_username(settings),
-                    created_by_id=worker.id,
-                )
-                await session.commit()
-                return invite.code, invite.webchat_url, invite.telegram_url, invite.expires_at.isoformat()
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession, now: datetime) -> tuple[str, str, str | None, str]:
+        worker = await find_staff(session, key_worker)
+        if worker is None:
+            raise YoungPersonError(f"No staff member with username {key_worker!r}.")
+        person = await do_add_young_person(session, now, full_name=name, preferred_name=preferred, key_worker=worker)
+        invite = await do_issue_invite(
+            session,
+            now,
+            person,
+            ttl=timedelta(days=settings.invite_ttl_days),
+            public_url=settings.public_url,
+            bot_username=await _bot_username(settings),
+            created_by_id=worker.id,
+        )
+        await session.commit()
+        return invite.code, invite.webchat_url, invite.telegram_url, invite.expires_at.isoformat()
 
-    try:
-        code, webchat, telegram, expires = asyncio.run(run())
-    except YoungPersonError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    code, webchat, telegram, expires = _in_session(settings, work, YoungPersonError)
     typer.echo(f"Invite code:   {code}")
     typer.echo(f"Telegram link: {telegram or '(Telegram is not configured)'}")
     typer.echo(f"Web chat link: {webchat}")
@@ -235,26 +222,16 @@ def export_young_person(
 
     settings = _settings()
 
-    async def run() -> list[Path]:
-        engine = create_engine(settings.database_url)
-        now = SystemClock().now()
-        try:
-            async with create_sessionmaker(engine)() as session:
-                if await session.get(YoungPerson, young_person_id) is None:
-                    raise LookupError(f"No young person with id {young_person_id}.")
-                export, files = await build_export(session, now, young_person_id, with_media=media)
-                written = write_export(export, files, out, settings.tz)
-                do_record_export(session, now, young_person_id, via="command line", media=media)
-                await session.commit()
-                return written
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession, now: datetime) -> list[Path]:
+        if await session.get(YoungPerson, young_person_id) is None:
+            raise LookupError(f"No young person with id {young_person_id}.")
+        export, files = await build_export(session, now, young_person_id, with_media=media)
+        written = write_export(export, files, out, settings.tz)
+        do_record_export(session, now, young_person_id, via="command line", media=media)
+        await session.commit()
+        return written
 
-    try:
-        written = asyncio.run(run())
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    written = _in_session(settings, work, LookupError)
     extra = f" and {len(written) - 2} media file(s) in {written[2].parent}" if len(written) > 2 else ""
     typer.echo(f"Wrote {written[0]} and {written[1]}{extra}.")
 
@@ -271,36 +248,29 @@ def erase_young_person(
     settings = _settings()
     mode = settings.retention_erase
 
-    async def run(confirmed: bool) -> tuple[bool, str]:
-        engine = create_engine(settings.database_url)
-        now = SystemClock().now()
-        try:
-            async with create_sessionmaker(engine)() as session:
-                person = await session.get(YoungPerson, young_person_id)
-                if person is None:
-                    raise LookupError(f"No young person with id {young_person_id}.")
-                if person.erased_at is not None:
-                    return True, f"Young person {young_person_id} was already erased on {person.erased_at:%Y-%m-%d}."
-                if not confirmed:
-                    return False, person.full_name  # for the question
-                await do_erase_young_person(session, now, person, mode=mode, via="command line")
-                await session.commit()
-                kept = "counts and times kept, names and words removed" if mode == "anonymise" else "nothing kept"
-                return True, f"Erased young person {young_person_id} ({mode}: {kept})."
-        finally:
-            await engine.dispose()
+    def erase(confirmed: bool) -> Callable[[AsyncSession, datetime], Awaitable[tuple[bool, str]]]:
+        async def work(session: AsyncSession, now: datetime) -> tuple[bool, str]:
+            person = await session.get(YoungPerson, young_person_id)
+            if person is None:
+                raise LookupError(f"No young person with id {young_person_id}.")
+            if person.erased_at is not None:
+                return True, f"Young person {young_person_id} was already erased on {person.erased_at:%Y-%m-%d}."
+            if not confirmed:
+                return False, person.full_name  # for the question
+            await do_erase_young_person(session, now, person, mode=mode, via="command line")
+            await session.commit()
+            kept = "counts and times kept, names and words removed" if mode == "anonymise" else "nothing kept"
+            return True, f"Erased young person {young_person_id} ({mode}: {kept})."
 
-    try:
-        finished, answer = asyncio.run(run(yes))
-        if not finished:
-            prompt = f"Erase young person {young_person_id} ({answer}) by {mode}? This cannot be undone."
-            if not typer.confirm(prompt, default=False):
-                typer.echo("Nothing was erased.", err=True)
-                raise typer.Exit(1)
-            finished, answer = asyncio.run(run(True))
-    except LookupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+        return work
+
+    finished, answer = _in_session(settings, erase(yes), LookupError)
+    if not finished:
+        prompt = f"Erase young person {young_person_id} ({answer}) by {mode}? This cannot be undone."
+        if not typer.confirm(prompt, default=False):
+            typer.echo("Nothing was erased.", err=True)
+            raise typer.Exit(1)
+        finished, answer = _in_session(settings, erase(True), LookupError)
     typer.echo(answer)
 
 

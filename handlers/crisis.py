@@ -24,8 +24,10 @@ def asked_for_help(turn: Turn) -> str | None:
         return "help"
     if event.payload == NOT_OK:
         return "not_ok"
-    # The persistent Telegram keyboard button arrives as its own label, in their language.
-    if event.text and _plain(event.text) == _plain(turn.text("crisis.not_ok_button")):
+    # The persistent Telegram keyboard button arrives as its own label, in whichever language it was
+    # sent: a keyboard from before they changed language still works.
+    content = turn.rt.content
+    if event.text and _plain(event.text) in {_plain(content.text("crisis.not_ok_button", lang)) for lang in content.languages}:
         return "not_ok"
     return None
 

@@ -1,4 +1,4 @@
-"""/settings: the young person picks check-in days, check-in time and quiet hours, with buttons only.
+"""/settings: the young person picks check-in days, check-in time, quiet hours and language, with buttons only.
 
 Every button carries the value it sets ("settings:day:+mon", "settings:time:0900"), never a toggle,
 so pressing an old button again is safe: it sets the same thing again.
@@ -16,6 +16,7 @@ from bot.services.settings import (
     TIME_CHOICES,
     WEEKDAYS,
     do_set_checkin_schedule,
+    do_set_language,
     do_set_quiet_hours,
     get_schedule,
     next_checkin,
@@ -82,6 +83,7 @@ async def show_menu(turn: Turn) -> None:
             [{"label": turn.text("settings.days_button"), "data": "settings:menu:days"}],
             [{"label": turn.text("settings.time_button"), "data": "settings:menu:time"}],
             [{"label": turn.text("settings.quiet_button"), "data": "settings:menu:quiet"}],
+            [{"label": turn.text("settings.language_button"), "data": "settings:menu:language"}],
         ],
     )
 
@@ -93,6 +95,11 @@ async def _menu(turn: Turn, value: str) -> bool:
         await _show_times(turn)
     elif value == "quiet":
         await _show_choices(turn, "settings.quiet_start_pick", "qstart", QUIET_START_CHOICES, turn.young_person.quiet_start)
+    elif value == "language":
+        content = turn.rt.content
+        # Each language is named in its own words, so someone who cannot read the current one finds theirs.
+        choices = [{"label": content.text("settings.language_name", lang), "data": f"settings:lang:{lang}"} for lang in content.languages]
+        await turn.say("settings.language_pick", buttons=[choices])
     elif value == "done":
         await turn.say("settings.saved", checkins=await _checkins_line(turn), next=await _next_line(turn))
     else:
@@ -184,4 +191,13 @@ async def _quiet_end(turn: Turn, value: str) -> bool:
     return True
 
 
-ACTIONS = {"menu": _menu, "day": _day, "days": _days, "time": _time, "qstart": _quiet_start, "qend": _quiet_end}
+async def _language(turn: Turn, value: str) -> bool:
+    if value not in turn.rt.content.languages:
+        return False
+    await do_set_language(turn.session, turn.now, turn.young_person, value)
+    # The keyboard's "I'm not OK" button is sent again with its label in the new language.
+    await turn.say("settings.language_saved", keyboard=[[turn.text("crisis.not_ok_button")]])
+    return True
+
+
+ACTIONS = {"menu": _menu, "lang": _language, "day": _day, "days": _days, "time": _time, "qstart": _quiet_start, "qend": _quiet_end}

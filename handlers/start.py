@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.services.invite import RedeemFailure, do_redeem_invite
+from bot.services.wellbeing_plan import do_ensure_plan
 from handlers.turn import Turn
 from models import StaffMember, YoungPerson
 
@@ -39,6 +40,8 @@ async def handle(turn: Turn) -> bool:
     worker = await turn.session.get(StaffMember, young_person.key_worker_id)
     turn.link, turn.young_person, turn.key_worker = link, young_person, worker
     turn.events.append(("linked", {"channel": str(link.kind)}))
+    # Wellbeing prompts start from joining, even for someone who never writes first.
+    await do_ensure_plan(turn.session, turn.now, young_person, turn.rt.settings.tz)
     names = {"name": young_person.preferred_name, "worker": worker.display_name if worker else ""}
     # Offer a first check-in, so they see how it works (the privacy note's markup is the reply keyboard).
     first = [[{"label": turn.text("checkin.first_button"), "data": "checkin:first"}]]

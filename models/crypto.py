@@ -74,6 +74,10 @@ class KeyRing:
         """Return keyed hashes of a name's normalised parts, for finding people without decrypting."""
         return " ".join(sorted({self.term(part) for part in normalise(text).split()}))
 
+    def lookup_key(self, value: str) -> str:
+        """Return a keyed hash of an exact value, so an encrypted column can still be found by equality."""
+        return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
     def term(self, part: str) -> str:
         return hmac.new(self._index_key, normalise(part).encode(), hashlib.sha256).hexdigest()[:16]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -178,6 +179,12 @@ class Service:
         await settle()
         await self.rt.outbox.drain()
 
+    async def run_jobs(self) -> None:
+        """Run every job due now, including jobs those jobs schedule for now, and deliver what they send."""
+        while await self.rt.scheduler.tick():
+            continue
+        await self.idle()
+
     async def until_stored(self, body: str, attempts: int = 500) -> None:
         """Wait, boundedly, until a message with this body has been stored by the intake."""
         for _ in range(attempts):
@@ -227,14 +234,34 @@ class Service:
         return client
 
 
+async def invite_for(client: httpx.AsyncClient, full_name: str, preferred: str = "") -> tuple[int, str]:
+    """Add a young person through the console and return their id and invite code."""
+    page = await client.post("/young-people", data={"full_name": full_name, "preferred_name": preferred})
+    assert page.status_code == 200, page.text
+    code = re.search(r'id="invite-code">([^<]+)<', page.text).group(1)
+    person_id = int(re.search(r'href="/young-people/(\d+)"', page.text).group(1))
+    return person_id, code
+
+
+async def sam_joins_on_telegram(service: Service, fake_bot_api: FakeBotAPI, chat: int) -> tuple[httpx.AsyncClient, int, int]:
+    """Jo adds Sam, who joins on Telegram from this chat; return Jo's signed-in console, Sam's id and Jo's id."""
+    jo = await service.staff("jo", "Jo")
+    console = await service.login("jo")
+    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
+    fake_bot_api.push_command(chat, "start", code)
+    await fake_bot_api.wait_for_sent_async(chat, count=2, timeout=20)  # one chat's sends are paced; CI is busy
+    await service.idle()
+    return console, person_id, jo.id
+
+
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
 
 
-@pytest.fixture
-async def service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> AsyncIterator[Service]:
-    """Run the whole service (polling Telegram against the fake, console, web chat) on a free port."""
+@contextlib.asynccontextmanager
+async def running_service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> AsyncIterator[Service]:
+    """Run the whole service (polling Telegram against the fake, console, web chat) on a free port until the block ends."""
     app = create_app(settings, clock=clock, sleep=sleeps)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1)
@@ -247,7 +274,16 @@ async def service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> Asy
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     app.state.runtime.settings.public_url = url  # invite and web-chat links point at this very server
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield Service(url, app.state.runtime, client, sleeps, app)
-    server.should_exit = True
-    await task
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield Service(url, app.state.runtime, client, sleeps, app)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def service(settings: Settings, clock: FrozenClock, sleeps: Sleeps) -> AsyncIterator[Service]:
+    """The whole service running for one test."""
+    async with running_service(settings, clock, sleeps) as running:
+        yield running

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ChannelKind, ChannelLink, ChannelStatus, Invite, YoungPerson
+from models.channel import address_key
 
 WEBCHAT_TOKEN_PREFIX = "w"
 INVITE_PREFIX = "i"
@@ -123,7 +124,7 @@ async def _link(
         where = (ChannelLink.young_person_id == young_person_id, ChannelLink.kind == kind)
     else:
         # A phone that was linked before (even to someone else) now belongs to this invite.
-        where = (ChannelLink.kind == kind, ChannelLink.address == address)
+        where = (ChannelLink.kind == kind, ChannelLink.address_key == address_key(address))
     link = await session.scalar(select(ChannelLink).where(*where))
     if link is None:
         link = ChannelLink(young_person_id=young_person_id, kind=kind, address=address, linked_at=now)

@@ -13,6 +13,7 @@ from bot.content import Content
 from bot.events import Event
 from bot.scheduler import JobContext, JobHandler, Outcome, do_cancel_jobs, do_schedule_job, done, dropped
 from bot.services import hours
+from bot.services.audit import do_audit
 from models import ChannelLink, Direction, LeavePeriod, Message, StaffMember, YoungPerson
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,10 @@ async def do_add_leave(
     )
     session.add(leave)
     await session.flush()
+    do_audit(
+        session, now, "cover_assigned", actor_id=by.id, target=f"staff:{cover.id}",
+        away=worker.id, leave=leave.id, starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
+    )
     starts_at, ends_at = window(leave, tz)
     if starts_at <= now:
         await do_start_cover(session, now, leave)

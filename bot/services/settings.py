@@ -97,6 +97,13 @@ async def do_set_quiet_hours(
     return young_person
 
 
+async def do_set_language(session: AsyncSession, now: datetime, young_person: YoungPerson, language: str) -> YoungPerson:
+    """Change the language the bot and the web chat speak to a young person (a language content/ has)."""
+    young_person.language = language
+    await session.flush()
+    return young_person
+
+
 async def do_set_checkin_settings(
     session: AsyncSession,
     now: datetime,

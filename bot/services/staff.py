@@ -132,18 +132,60 @@ async def do_check_second_factor(
     return await do_start_session(session, now, staff, mfa=True, ip=staff_session.ip), None
 
 
-async def do_change_password(staff: StaffMember, current: str, new: str) -> None:
-    """Replace a staff member's password after checking the current one."""
+def check_password_again(staff: StaffMember, password: str, now: datetime) -> None:
+    """Ask for the password again before a security change; wrong answers count towards the lockout."""
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise StaffError("Too many wrong tries: this account is locked for a few minutes.")
     try:
-        _hasher.verify(staff.password_hash, current)
+        _hasher.verify(staff.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise StaffError("Your current password is not right.") from None
+        raise StaffError(
+            "Your current password is not right."
+            if _count_failure(staff, now) is None
+            else "Too many wrong tries: this account is locked for a few minutes."
+        ) from None
+    staff.failed_logins = 0
+
+
+async def do_change_password(
+    session: AsyncSession, now: datetime, staff: StaffMember, current: str, new: str, *, keep: StaffSession
+) -> None:
+    """Replace a staff member's password after checking the current one, ending their other sessions."""
+    check_password_again(staff, current, now)
     if len(new) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if new == current:
         raise StaffError("Choose a password different from the current one.")
     staff.password_hash = _hasher.hash(new)
     staff.must_change_password = False
+    await _end_other_sessions(session, now, staff.id, keep)
+
+
+def do_begin_second_factor_change(staff: StaffMember, password: str, now: datetime) -> str:
+    """Check the password again and make a pending TOTP secret for a new authenticator app."""
+    check_password_again(staff, password, now)
+    return do_begin_totp_enrolment(staff)
+
+
+async def do_finish_second_factor_change(
+    session: AsyncSession, now: datetime, staff: StaffMember, code: str, *, keep: StaffSession
+) -> None:
+    """Switch to the pending TOTP secret once the new app shows a right code; end the other sessions."""
+    if staff.totp_pending_secret is None:
+        raise StaffError("Start again: type your password first.")
+    if not totp_matches(staff.totp_pending_secret, code, now):
+        raise StaffError("That code is not right. Use the code the new app shows for Keyworker now.")
+    staff.totp_secret, staff.totp_pending_secret = staff.totp_pending_secret, None
+    await _end_other_sessions(session, now, staff.id, keep)
+
+
+async def _end_other_sessions(session: AsyncSession, now: datetime, staff_id: int, keep: StaffSession) -> None:
+    """End every live session of a staff member except the one making the change."""
+    await session.execute(
+        update(StaffSession)
+        .where(StaffSession.staff_id == staff_id, StaffSession.ended_at.is_(None), StaffSession.token_hash != keep.token_hash)
+        .values(ended_at=now)
+    )
 
 
 async def do_start_session(
@@ -218,6 +260,14 @@ async def do_disable_staff(session: AsyncSession, now: datetime, staff: StaffMem
     """Disable an account and end all of its sessions at once."""
     staff.active = False
     return await do_end_all_sessions(session, now, staff.id)
+
+
+async def do_change_role(session: AsyncSession, now: datetime, staff: StaffMember, role: StaffRole, *, by: StaffMember) -> None:
+    """Give a staff member another role; nobody can take away their own admin role."""
+    if staff.id == by.id and role != StaffRole.ADMIN:
+        raise StaffError("You cannot take away your own admin role: ask another admin.")
+    staff.role = StaffRole(role)
+    await session.flush()
 
 
 async def do_reset_second_factor(session: AsyncSession, now: datetime, staff: StaffMember) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.base import NO_VALUE
 
 from bot.content import Content
+from bot.services.audit import do_audit
 from bot.services.message import do_queue_outbound, reply_link
 from models import Handover, LeavePeriod, Message, StaffMember, StaffRole, TeamMember, YoungPerson
 
@@ -138,6 +139,7 @@ async def do_add_team_member(
         young_person_id=young_person.id, staff_id=member.id, role=role, added_at=now, added_by_id=added_by.id
     )
     session.add(row)
+    do_audit(session, now, "team_added", actor_id=added_by.id, young_person_id=young_person.id, target=f"staff:{member.id}")
     await session.flush()
     await session.refresh(young_person, ["current_team"])
     return row
@@ -150,6 +152,7 @@ async def do_remove_team_member(
     if member.young_person_id != young_person.id or member.removed_at is not None:
         raise TeamError("They are not on this team any more.")
     member.removed_at, member.removed_by_id = now, removed_by.id
+    do_audit(session, now, "team_removed", actor_id=removed_by.id, young_person_id=young_person.id, target=f"staff:{member.staff_id}")
     await session.flush()
     await session.refresh(young_person, ["current_team"])
 
@@ -190,6 +193,10 @@ async def do_hand_over(
     ):
         member.removed_at, member.removed_by_id = now, by.id
     young_person.key_worker_id = to_worker.id
+    do_audit(
+        session, now, "handover", actor_id=by.id, young_person_id=young_person.id,
+        target=f"staff:{to_worker.id}", from_staff=handover.from_staff_id,
+    )
     await session.flush()
     await session.refresh(young_person, ["current_team", "current_cover"])
     return handover

@@ -1,4 +1,4 @@
-"""Signing in (password, then a TOTP code), signing out, and changing one's password."""
+"""Signing in (password, then a TOTP code) and signing out."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.services.audit import do_audit
 from bot.services.staff import (
-    StaffError,
     authenticate,
     do_begin_totp_enrolment,
-    do_change_password,
     do_check_second_factor,
     do_end_session,
     do_start_session,
     provisioning_uri,
 )
-from console.deps import COOKIE, CsrfChecked, CurrentStaff, LoginDep, PendingLoginDep, RuntimeDep, SessionDep
+from console.deps import COOKIE, CsrfChecked, LoginDep, PendingLoginDep, RuntimeDep, SessionDep
 from console.security import same_token
 
 router = APIRouter()
@@ -35,7 +33,7 @@ def _safe_next(next_url: str | None) -> str:
     return "/"
 
 
-def _ip(request: Request) -> str | None:
+def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -44,6 +42,13 @@ def _set_cookie(response: Response, rt: RuntimeDep, token: str) -> None:
         COOKIE, token, httponly=True, samesite="lax",
         secure=rt.settings.public_url.startswith("https://"), max_age=12 * 3600,
     )
+
+
+def enrolment_context(secret: str, username: str) -> dict[str, object]:
+    """The QR code and the typed key a staff member adds to their authenticator app."""
+    uri = provisioning_uri(secret, username)
+    qr = segno.make(uri, error="m").svg_inline(scale=4, title="QR code to add Keyworker to your authenticator app")
+    return {"secret": secret, "qr_svg": qr}
 
 
 def _locked_message(rt: RuntimeDep, until) -> str:  # type: ignore[no-untyped-def]
@@ -69,7 +74,7 @@ async def create_login(
     now = rt.now()
     staff, locked_until = await authenticate(session, username, password, now)
     if staff is None:
-        do_audit(session, now, "login_failed", ip=_ip(request), target=f"username:{len(username)} chars", locked=bool(locked_until))
+        do_audit(session, now, "login_failed", ip=client_ip(request), target=f"username:{len(username)} chars", locked=bool(locked_until))
         await session.commit()
         error = _locked_message(rt, locked_until) if locked_until else "That username and password do not match."
         return request.app.state.templates.TemplateResponse(
@@ -77,8 +82,8 @@ async def create_login(
             {"next": _safe_next(next), "error": error, "username": username},
             status_code=401,
         )
-    token = await do_start_session(session, now, staff, ip=_ip(request))
-    do_audit(session, now, "password_ok", actor_id=staff.id, ip=_ip(request))
+    token = await do_start_session(session, now, staff, ip=client_ip(request))
+    do_audit(session, now, "password_ok", actor_id=staff.id, ip=client_ip(request))
     await session.commit()
     response = RedirectResponse("/login/2fa", status_code=303)
     _set_cookie(response, rt, token)
@@ -95,8 +100,7 @@ async def read_second_factor(request: Request, session: SessionDep, login: Pendi
     if staff.totp_secret is None:
         secret = staff.totp_pending_secret or do_begin_totp_enrolment(staff)
         await session.commit()
-        uri = provisioning_uri(secret, staff.username)
-        context.update(secret=secret, qr_svg=segno.make(uri, error="m").svg_inline(scale=4, title="QR code to add Keyworker to your authenticator app"))
+        context.update(enrolment_context(secret, staff.username))
     return request.app.state.templates.TemplateResponse(request, "second_factor.html", context)
 
 
@@ -112,17 +116,16 @@ async def create_second_factor(
     enrolling = staff.totp_secret is None
     token, locked_until = await do_check_second_factor(session, now, staff_session, staff, code)
     if token is None:
-        do_audit(session, now, "second_factor_failed", actor_id=staff.id, ip=_ip(request), locked=bool(locked_until))
+        do_audit(session, now, "second_factor_failed", actor_id=staff.id, ip=client_ip(request), locked=bool(locked_until))
         await session.commit()
         context: dict[str, object] = {
             "error": _locked_message(rt, locked_until) if locked_until else "That code is not right. Codes change every 30 seconds: try the newest one.",
             "enrol": enrolling,
         }
         if enrolling and staff.totp_pending_secret:
-            uri = provisioning_uri(staff.totp_pending_secret, staff.username)
-            context.update(secret=staff.totp_pending_secret, qr_svg=segno.make(uri, error="m").svg_inline(scale=4, title="QR code to add Keyworker to your authenticator app"))
+            context.update(enrolment_context(staff.totp_pending_secret, staff.username))
         return request.app.state.templates.TemplateResponse(request, "second_factor.html", context, status_code=401)
-    do_audit(session, now, "login", actor_id=staff.id, ip=_ip(request), enrolled_2fa=enrolling)
+    do_audit(session, now, "login", actor_id=staff.id, ip=client_ip(request), enrolled_2fa=enrolling)
     await session.commit()
     log.info("staff %s signed in", staff.id)
     response = RedirectResponse(_safe_next(request.cookies.get(NEXT_COOKIE)), status_code=303)
@@ -134,36 +137,8 @@ async def create_second_factor(
 @router.post("/logout", dependencies=[CsrfChecked])
 async def create_logout(request: Request, rt: RuntimeDep, session: SessionDep, login: LoginDep) -> Response:
     await do_end_session(session, rt.now(), request.cookies.get(COOKIE, ""))
-    do_audit(session, rt.now(), "logout", actor_id=login[1].id, ip=_ip(request))
+    do_audit(session, rt.now(), "logout", actor_id=login[1].id, ip=client_ip(request))
     await session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
-
-
-@router.get("/account/password", response_class=HTMLResponse)
-async def read_password(request: Request, staff: CurrentStaff) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "password.html", {"error": None})
-
-
-@router.post("/account/password", dependencies=[CsrfChecked])
-async def update_password(
-    request: Request,
-    rt: RuntimeDep,
-    session: SessionDep,
-    staff: CurrentStaff,
-    current: Annotated[str, Form(max_length=1000)] = "",
-    new: Annotated[str, Form(max_length=1000)] = "",
-    confirm: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    try:
-        if new != confirm:
-            raise StaffError("The two new passwords are not the same.")
-        await do_change_password(staff, current, new)
-    except StaffError as exc:
-        return request.app.state.templates.TemplateResponse(
-            request, "password.html", {"error": str(exc)}, status_code=400
-        )
-    do_audit(session, rt.now(), "password_changed", actor_id=staff.id, ip=_ip(request))
-    await session.commit()
-    return RedirectResponse("/", status_code=303)

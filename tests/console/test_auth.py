@@ -147,3 +147,60 @@ async def test_the_audit_log_records_views_and_sign_ins_and_shows_tampering(serv
         check = await verify(session)
     assert check.first_broken_id == viewed.id
     assert f"broken at entry {viewed.id}" in (await admin.get("/admin/audit")).text
+
+
+async def test_changing_the_password_asks_for_the_old_one_and_signs_out_everywhere_else(service: Service) -> None:
+    await service.staff("jo", "Jo")
+    laptop = await service.login("jo")
+    phone = await service.login("jo")
+    wrong = await laptop.post("/account/password", data={"current": "not-it", "new": "a-brand-new-pass", "confirm": "a-brand-new-pass"})
+    assert wrong.status_code == 400 and "current password is not right" in wrong.text
+    done = await laptop.post("/account/password", data={"current": PASSWORD, "new": "a-brand-new-pass", "confirm": "a-brand-new-pass"})
+    assert done.headers["location"] == "/account?done=password"
+    assert "signed out everywhere else" in (await laptop.get("/account?done=password")).text
+    assert (await phone.get("/young-people")).status_code == 303  # the other session ended
+    _, old = await password_step(service, "jo")
+    assert old.status_code == 401
+    assert await service.login("jo", "a-brand-new-pass")
+
+
+async def test_moving_two_step_sign_in_to_a_new_app_needs_the_password_and_a_code_from_the_new_app(service: Service) -> None:
+    await service.staff("jo", "Jo")
+    laptop = await service.login("jo")
+    phone = await service.login("jo")
+    assert "Move two-step sign-in" in (await laptop.get("/account")).text
+
+    wrong = await laptop.post("/account/2fa", data={"password": "not-it"})
+    assert wrong.status_code == 400 and "not right" in wrong.text and "totp-secret" not in wrong.text
+    step = await laptop.post("/account/2fa", data={"password": PASSWORD})
+    new_secret = re.search(r'id="totp-secret" class="secret">([A-Z2-7]+)<', step.text).group(1)
+    assert "<svg" in step.text and new_secret != service.totp_secrets["jo"]
+    old_code = await laptop.post("/account/2fa/confirm", data={"code": service.totp_code("jo")})
+    assert old_code.status_code == 400 and "new app" in old_code.text and new_secret in old_code.text
+
+    done = await laptop.post("/account/2fa/confirm", data={"code": pyotp.TOTP(new_secret).at(service.rt.now())})
+    assert done.headers["location"] == "/account?done=2fa"
+    assert (await laptop.get("/young-people")).status_code == 200  # this session carries on
+    assert (await phone.get("/young-people")).status_code == 303  # the others end
+
+    old_app = service.totp_secrets["jo"]
+    service.totp_secrets["jo"] = new_secret
+    assert await service.login("jo")  # the new app's code signs in
+    client, _ = await password_step(service, "jo")
+    step = await client.get("/login/2fa")
+    refused = await client.post("/login/2fa", data={"code": pyotp.TOTP(old_app).at(service.rt.now()), "csrf_token": csrf_of(step)})
+    assert refused.status_code == 401  # the old phone no longer works
+    async with service.rt.db() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert "second_factor_changed" in actions
+
+
+async def test_wrong_passwords_at_a_security_change_count_towards_the_lockout(service: Service) -> None:
+    await service.staff("jo", "Jo")
+    console = await service.login("jo")
+    for _ in range(4):
+        assert (await console.post("/account/2fa", data={"password": "guess"})).status_code == 400
+    locked = await console.post("/account/2fa", data={"password": "guess"})
+    assert "locked" in locked.text
+    still = await console.post("/account/2fa", data={"password": PASSWORD})
+    assert still.status_code == 400 and "locked" in still.text

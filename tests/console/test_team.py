@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
-from models import Handover, Message, StaffRole, TeamMember, YoungPerson
+from models import AuditEvent, Handover, Message, StaffRole, TeamMember, YoungPerson
 from tests.conftest import Service
 from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_cover import linked_sam, say
@@ -65,6 +65,11 @@ async def test_team_member_reads_and_replies_under_their_own_name(service: Servi
     async with service.rt.db() as session:
         member = await session.get(TeamMember, member_id)
         assert member is not None and member.removed_at is not None
+        # Both changes to who may read Sam's messages are in the audit log.
+        changes = (await session.execute(
+            select(AuditEvent.action, AuditEvent.target).where(AuditEvent.action.in_(["team_added", "team_removed"]))
+        )).all()
+        assert sorted(changes) == [("team_added", f"staff:{kai_account.id}"), ("team_removed", f"staff:{kai_account.id}")]
     for client in (kai, bo):
         await client.aclose()
 
@@ -118,6 +123,8 @@ async def test_handover_is_recorded_and_the_young_person_told(
         assert handover.at == clock.now() and handover.note == "Ali covers Leeds."
         person = await session.get(YoungPerson, sam)
         assert person is not None and person.key_worker_id == ali_account.id
+        audited = await session.scalar(select(AuditEvent).where(AuditEvent.action == "handover"))
+        assert (audited.actor_staff_id, audited.young_person_id, audited.target) == (jo_id, sam, f"staff:{ali_account.id}")
 
     # The history stays with Sam: Ali sees all of it; Jo no longer sees Sam.
     conversation = await ali.get(f"/young-people/{sam}")

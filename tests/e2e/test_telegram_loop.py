@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 import httpx
-import pytest
+from pydantic import SecretStr
 
-from tests.conftest import Service
+from bot.clock import FrozenClock
+from config.settings import Settings
+from tests.conftest import Service, Sleeps, invite_for, running_service
 from tests.fakes.botapi import FakeBotAPI
 
 SAM_CHAT = 5550001
-
-
-async def invite_for(client: httpx.AsyncClient, full_name: str, preferred: str = "") -> tuple[int, str]:
-    """Add a young person through the console and return their id and invite code."""
-    page = await client.post("/young-people", data={"full_name": full_name, "preferred_name": preferred})
-    assert page.status_code == 200, page.text
-    code = re.search(r'id="invite-code">([^<]+)<', page.text).group(1)
-    person_id = int(re.search(r'href="/young-people/(\d+)"', page.text).group(1))
-    return person_id, code
 
 
 async def next_event(lines: httpx.Response, name: str, containing: str = "", timeout: float = 10) -> str:
@@ -87,3 +79,33 @@ async def test_stranger_without_code_is_told_kindly_and_nothing_is_stored(
         from models import Message
 
         assert await session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+async def test_a_new_bot_token_keeps_every_link_and_the_whole_conversation(
+    settings: Settings, clock: FrozenClock, sleeps: Sleeps, fake_bot_api: FakeBotAPI
+) -> None:
+    async with running_service(settings, clock, sleeps) as before:
+        await before.staff("jo", "Jo")
+        console = await before.login("jo")
+        person_id, code = await invite_for(console, "Samira Haddad", "Sam")
+        fake_bot_api.push_command(SAM_CHAT, "start", code)
+        await fake_bot_api.wait_for_sent_async(SAM_CHAT, count=2)
+        fake_bot_api.push_text(SAM_CHAT, "said with the old token")
+        await before.until_stored("said with the old token")
+        secrets_before = dict(before.totp_secrets)
+
+    # The council revokes the token at BotFather and puts the new one in the configuration.
+    new_token = "123456:ROTATED-TOKEN"
+    fake_bot_api.token = new_token
+    rotated = settings.model_copy(update={"telegram_token": SecretStr(new_token)})
+    async with running_service(rotated, clock, sleeps) as after:
+        after.totp_secrets.update(secrets_before)
+        fake_bot_api.push_text(SAM_CHAT, "said with the new token")
+        await after.until_stored("said with the new token")
+        console = await after.login("jo")
+        page = await console.get(f"/young-people/{person_id}")
+        assert "said with the old token" in page.text and "said with the new token" in page.text
+        await console.post(f"/young-people/{person_id}/messages", data={"body": "Got both, Sam"})
+        sent = await fake_bot_api.wait_for_sent_async(SAM_CHAT, count=3)
+        assert sent[-1]["text"] == "Jo:\nGot both, Sam"
+        assert "ask your worker" not in " ".join(m["text"] for m in sent)  # never treated as a stranger

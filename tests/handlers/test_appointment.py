@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.clock import FrozenClock
 from models import Appointment, Flag, Job, JobState, Message, YoungPerson
-from tests.conftest import Service
+from tests.conftest import Service, sam_joins_on_telegram
 from tests.e2e.test_telegram_loop import invite_for
 from tests.e2e.test_webchat_loop import join_webchat
 from tests.fakes.botapi import FakeBotAPI
@@ -30,12 +30,7 @@ def utc(*parts: int) -> datetime:
 
 async def sam_on_telegram(service: Service, fake_bot_api: FakeBotAPI) -> tuple[httpx.AsyncClient, int]:
     """Jo adds Sam, who joins on Telegram; return Jo's console and Sam's id."""
-    await service.staff("jo", "Jo")
-    console = await service.login("jo")
-    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
-    fake_bot_api.push_command(CHAT, "start", code)
-    await fake_bot_api.wait_for_sent_async(CHAT, count=2)
-    await service.idle()
+    console, person_id, _ = await sam_joins_on_telegram(service, fake_bot_api, CHAT)
     return console, person_id
 
 

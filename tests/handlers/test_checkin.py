@@ -11,8 +11,7 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.services.settings import do_set_checkin_schedule
 from models import ChannelLink, CheckIn, DeliveryStatus, Flag, Job, JobState, Message, YoungPerson
-from tests.conftest import Service
-from tests.e2e.test_telegram_loop import invite_for
+from tests.conftest import Service, sam_joins_on_telegram
 from tests.fakes.botapi import FakeBotAPI
 
 SAM = 7770001
@@ -23,13 +22,8 @@ EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 async def sam_on_telegram(service: Service, fake_bot_api: FakeBotAPI) -> int:
     """Jo invites Sam, who links Telegram; return Sam's id once the welcome is delivered."""
-    await service.staff("jo", "Jo")
-    console = await service.login("jo")
-    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
+    console, person_id, _ = await sam_joins_on_telegram(service, fake_bot_api, SAM)
     await console.aclose()
-    fake_bot_api.push_command(SAM, "start", code)
-    await fake_bot_api.wait_for_sent_async(SAM, count=2, timeout=WAIT)
-    await service.idle()
     return person_id
 
 

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
-from models import Job, JobState, LeavePeriod, Message, StaffRole
-from tests.conftest import Service
-from tests.e2e.test_telegram_loop import invite_for, next_event
+from models import AuditEvent, Job, JobState, LeavePeriod, Message, StaffRole
+from tests.conftest import Service, sam_joins_on_telegram
+from tests.e2e.test_telegram_loop import next_event
 from tests.fakes.botapi import FakeBotAPI
 
 CHAT = 4470001
@@ -22,13 +22,7 @@ BACK = "Monday 7 December"
 
 async def linked_sam(service: Service, fake_bot_api: FakeBotAPI, chat: int = CHAT) -> tuple[httpx.AsyncClient, int, int]:
     """Jo adds Sam, Sam joins on Telegram; return Jo's signed-in console, Sam's id and Jo's id."""
-    account = await service.staff("jo", "Jo")
-    jo = await service.login("jo")
-    person_id, code = await invite_for(jo, "Samira Haddad", "Sam")
-    fake_bot_api.push_command(chat, "start", code)
-    await fake_bot_api.wait_for_sent_async(chat, count=2)
-    await service.idle()
-    return jo, person_id, account.id
+    return await sam_joins_on_telegram(service, fake_bot_api, chat)
 
 
 async def say(service: Service, fake_bot_api: FakeBotAPI, text: str, chat: int = CHAT) -> list[str]:
@@ -38,14 +32,6 @@ async def say(service: Service, fake_bot_api: FakeBotAPI, text: str, chat: int =
     await service.until_stored(text)
     await service.idle()
     return [m["text"] for m in fake_bot_api.sent_messages(chat)[before:]]
-
-
-async def run_jobs(service: Service) -> None:
-    """Run every job due now, including jobs those jobs schedule for now, and deliver what they send."""
-    assert service.rt.scheduler is not None
-    while await service.rt.scheduler.tick():
-        pass
-    await service.idle()
 
 
 async def record_leave(console: httpx.AsyncClient, staff_id: int, cover_id: int, first: str = FIRST_DAY, last: str = LAST_DAY) -> int:
@@ -66,6 +52,9 @@ async def test_cover_sees_and_answers_only_while_the_worker_is_away(
     ali = await service.login("ali")
     await say(service, fake_bot_api, "can we talk about college")
     await record_leave(jo, jo_id, ali_account.id)
+    async with service.rt.db() as session:  # who was given access, by whom, is in the audit log
+        audited = await session.scalar(select(AuditEvent).where(AuditEvent.action == "cover_assigned"))
+        assert (audited.actor_staff_id, audited.target, audited.detail["away"]) == (jo_id, f"staff:{ali_account.id}", jo_id)
 
     # Before the leave: Ali sees nothing of Sam, whatever the id.
     assert "Sam" not in (await ali.get("/young-people")).text
@@ -74,10 +63,10 @@ async def test_cover_sees_and_answers_only_while_the_worker_is_away(
 
     # The leave begins at midnight; Sam is told at the end of their quiet hours, not at midnight.
     clock.set(datetime(2026, 11, 30, 0, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert len(fake_bot_api.sent_messages(CHAT)) == 2
     clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     notice = fake_bot_api.sent_messages(CHAT)[-1]["text"]
     assert notice.startswith(f"Hi Sam. Jo is away until {BACK}.\nAli ")
     assert notice == service.rt.content.text("team.cover_started", name="Sam", worker="Jo", cover="Ali", back=BACK)
@@ -102,7 +91,7 @@ async def test_cover_sees_and_answers_only_while_the_worker_is_away(
 
     # After the leave: Ali's access ends; the history stays with Sam, Ali's reply under Ali's name.
     clock.set(datetime(2026, 12, 5, 0, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     ali, jo = await service.login("ali"), await service.login("jo")
     assert "Sam" not in (await ali.get("/young-people")).text
     assert (await ali.get(f"/young-people/{sam}")).status_code == 404
@@ -119,7 +108,7 @@ async def test_out_of_hours_during_leave_says_who_is_answering_and_when(
     ali = await service.staff("ali", "Ali")
     await record_leave(jo, jo_id, ali.id)
     clock.set(datetime(2026, 12, 1, 21, 45, tzinfo=UTC))  # Tuesday night (quiet hours), during the leave
-    await run_jobs(service)  # the leave began; its notice waits for the end of quiet hours
+    await service.run_jobs()  # the leave began; its notice waits for the end of quiet hours
     answer = await say(service, fake_bot_api, "you there?")
     assert len(answer) == 1
     assert answer[0].startswith(f"Thanks. Jo is away until {BACK}.\nAli ")
@@ -128,7 +117,7 @@ async def test_out_of_hours_during_leave_says_who_is_answering_and_when(
     assert await say(service, fake_bot_api, "ok night") == []  # one answer per evening
 
     clock.set(datetime(2026, 12, 2, 8, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert len(fake_bot_api.sent_messages(CHAT)) == 3  # already told: the morning notice is dropped
     async with service.rt.db() as session:
         notice = await session.scalar(select(Job).where(Job.key.like("leave:%:notice:%")))
@@ -148,7 +137,7 @@ async def test_first_message_of_a_leave_recorded_late_says_who_is_answering(
     ]
     assert answer[0].startswith("Thanks. Jo is away until Monday 30 November.\nAli ")
     assert await say(service, fake_bot_api, "ok") == []
-    await run_jobs(service)
+    await service.run_jobs()
     assert len(fake_bot_api.sent_messages(CHAT)) == 3  # the notice is not sent twice
 
 

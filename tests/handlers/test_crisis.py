@@ -11,20 +11,14 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.services.staff_link import make_code
 from models import Alert, AlertAction, Flag, Message, StaffRole
-from tests.conftest import Service
-from tests.e2e.test_telegram_loop import invite_for
+from tests.conftest import Service, sam_joins_on_telegram
 from tests.fakes.botapi import FakeBotAPI
 
 SAM = 6660001
 
 
 async def sam_on_telegram(service: Service, fake_bot_api: FakeBotAPI) -> tuple[httpx.AsyncClient, int]:
-    await service.staff("jo", "Jo")
-    console = await service.login("jo")
-    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
-    fake_bot_api.push_command(SAM, "start", code)
-    await fake_bot_api.wait_for_sent_async(SAM, count=2)
-    await service.idle()
+    console, person_id, _ = await sam_joins_on_telegram(service, fake_bot_api, SAM)
     return console, person_id
 
 

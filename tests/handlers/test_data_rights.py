@@ -13,7 +13,7 @@ from bot.services.opt_out import PAUSED
 from bot.services.settings import do_set_checkin_schedule
 from bot.services.team import do_add_team_member
 from models import Flag, Job, Message, StaffMember, YoungPerson
-from tests.conftest import Service
+from tests.conftest import Service, sam_joins_on_telegram
 from tests.e2e.test_telegram_loop import invite_for
 from tests.e2e.test_webchat_loop import join_webchat
 from tests.fakes.botapi import FakeBotAPI
@@ -25,12 +25,7 @@ THURSDAY_9AM = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # London is on UTC in N
 
 async def sam_on_telegram(service: Service, fake_bot_api: FakeBotAPI) -> tuple[int, httpx.AsyncClient]:
     """Jo invites Sam, who links Telegram; return Sam's id and Jo's signed-in console."""
-    await service.staff("jo", "Jo")
-    console = await service.login("jo")
-    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
-    fake_bot_api.push_command(SAM, "start", code)
-    await fake_bot_api.wait_for_sent_async(SAM, count=2, timeout=WAIT)
-    await service.idle()
+    console, person_id, _ = await sam_joins_on_telegram(service, fake_bot_api, SAM)
     return person_id, console
 
 

@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.clock import FrozenClock
-from tests.conftest import Service
-from tests.e2e.test_telegram_loop import invite_for
+from tests.conftest import Service, sam_joins_on_telegram
 from tests.fakes.botapi import FakeBotAPI
 
 CHAT = 4440001
 
 
 async def linked_sam(service: Service, fake_bot_api: FakeBotAPI) -> int:
-    await service.staff("jo", "Jo")
-    console = await service.login("jo")
-    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
-    fake_bot_api.push_command(CHAT, "start", code)
-    await fake_bot_api.wait_for_sent_async(CHAT, count=2)
-    await service.idle()
+    _, person_id, _ = await sam_joins_on_telegram(service, fake_bot_api, CHAT)
     return person_id
 
 

@@ -41,7 +41,7 @@ async def test_settings_shows_what_is_set_with_buttons(service: Service, fake_bo
     menu = await open_settings(service, fake_bot_api)
     assert "Check-ins: Monday, Thursday at 4pm" in menu["text"]
     assert "Quiet time: 9:30pm to 8am" in menu["text"]
-    assert button_data(menu) == ["settings:menu:days", "settings:menu:time", "settings:menu:quiet"]
+    assert button_data(menu) == ["settings:menu:days", "settings:menu:time", "settings:menu:quiet", "settings:menu:language"]
 
 
 async def test_young_person_picks_days_and_time_and_the_next_check_in_moves(
@@ -105,3 +105,26 @@ async def test_a_made_up_settings_button_changes_nothing(service: Service, fake_
     assert "Your settings" in sent[before + 1]["text"]
     async with service.rt.db() as session:
         assert await session.get(CheckInSchedule, sam) is None
+
+
+async def test_young_person_switches_to_arabic_and_the_bot_and_the_help_button_follow(
+    service: Service, fake_bot_api: FakeBotAPI
+) -> None:
+    sam = await sam_on_telegram(service, fake_bot_api)
+    await open_settings(service, fake_bot_api)
+    pick = await press(service, fake_bot_api, "settings:menu:language", await last_bot_message_id(service))
+    assert "Which language" in pick["text"]
+    assert [b["text"] for row in pick["reply_markup"]["inline_keyboard"] for b in row] == ["العربية", "English"]
+    saved = await press(service, fake_bot_api, "settings:lang:ar", await last_bot_message_id(service))
+    assert "بالعربية" in saved["text"]
+    assert saved["reply_markup"]["keyboard"][0][0]["text"] == "أنا لست بخير"  # the help button, now in Arabic
+    async with service.rt.db() as session:
+        assert (await session.get(YoungPerson, sam)).language == "ar"
+    menu = await open_settings(service, fake_bot_api)
+    assert "إعدادات" in menu["text"]  # /settings now answers in Arabic
+
+    # The English "I'm not OK" button from before the change still brings help at once.
+    before = len(fake_bot_api.sent_messages(SAM))
+    fake_bot_api.push_text(SAM, service.rt.content.text("crisis.not_ok_button", "en"))
+    sent = await fake_bot_api.wait_for_sent_async(SAM, count=before + 2, timeout=WAIT)
+    assert "116 123" in " ".join(m["text"] for m in sent[before:])

@@ -125,7 +125,7 @@ async def test_the_monthly_prompt_comes_a_month_after_joining_and_waits_for_quie
     service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock
 ) -> None:
     sam = await sam_on_telegram(service, fake_bot_api)  # Wednesday 25 November, 10:00
-    await quietly(service, fake_bot_api, "hi jo")  # her first message puts her on the default plan
+    # Joining puts her on the default plan, though she has not written a word yet.
     assert await pending_prompts(service) == [datetime(2026, 12, 25, 17, 0, tzinfo=UTC)]  # 17:00 in London (GMT)
     await set_person(service, sam, quiet_start="16:30", quiet_end="19:00")
 

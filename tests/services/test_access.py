@@ -57,12 +57,6 @@ async def sam_writes(service: Service, young_person_id: int) -> None:
         await session.commit()
 
 
-async def run_jobs(service: Service) -> None:
-    assert service.rt.scheduler is not None
-    while await service.rt.scheduler.tick():
-        pass
-
-
 async def test_cover_sees_the_caseload_only_during_the_leave(service: Service, clock: FrozenClock) -> None:
     jo = await service.staff("jo", "Jo")
     ali = await service.staff("ali", "Ali")
@@ -78,14 +72,14 @@ async def test_cover_sees_the_caseload_only_during_the_leave(service: Service, c
     assert await sees(service, jo, sam) == EVERYTHING
     assert await sees(service, ali, sam) == NOTHING  # planned, not begun
     clock.set(datetime(2026, 11, 29, 23, 59, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert await sees(service, ali, sam) == NOTHING
     clock.set(datetime(2026, 11, 30, 0, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert await sees(service, ali, sam) == EVERYTHING
     assert await sees(service, jo, sam) == EVERYTHING  # the worker on leave keeps their own caseload
     clock.set(datetime(2026, 12, 5, 0, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert await sees(service, ali, sam) == NOTHING
 
 
@@ -175,7 +169,7 @@ async def test_a_cancelled_leave_never_starts(service: Service, clock: FrozenClo
         await session.commit()
         leave_id = leave.id
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    await run_jobs(service)
+    await service.run_jobs()
     assert await sees(service, ali, sam) == NOTHING
     async with service.rt.db() as session:
         stored = await session.get(LeavePeriod, leave_id)
