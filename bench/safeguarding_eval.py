@@ -1,7 +1,9 @@
-"""Print recall, precision and speed of the risk checker on the labelled safeguarding sets.
+"""Print recall, precision and speed of the risk checkers on the labelled safeguarding sets.
 
-Run from the repository root: .venv/bin/python bench/safeguarding_eval.py
-Row numbers are CSV line numbers (the header is line 1).
+Run from the repository root: .venv/bin/python bench/safeguarding_eval.py [--misses]
+Each set is scored by the rules alone and by the rules with the trained model (the checker
+the service uses). --misses lists the service checker's mistakes (row numbers are CSV line
+numbers; the header is line 1).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.services.risk import RiskAssessment, RiskLevel, RuleRiskChecker
+from bot.services.risk import RiskAssessment, RiskChecker, RiskLevel, RuleRiskChecker
+from bot.services.risk_model import ModelledRiskChecker
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {
     "eval_set": ROOT / "tests" / "safeguarding" / "eval_set.csv",
     "eval_holdout": ROOT / "tests" / "safeguarding" / "eval_holdout.csv",
+    "eval_holdout2": ROOT / "tests" / "safeguarding" / "eval_holdout2.csv",
 }
 SHOW_MISSES = 40
 
@@ -45,9 +49,9 @@ def got_level(assessment: RiskAssessment) -> str:
     return assessment.level.value if assessment.level else "none"
 
 
-def report(name: str, rows: list[Row], checker: RuleRiskChecker) -> None:
+def report(name: str, rows: list[Row], checker: RiskChecker, label: str, misses_too: bool) -> None:
     results = [(row, checker.assess(row.text)) for row in rows]
-    print(f"\n== {name}: {len(rows)} rows ==")
+    print(f"\n== {name}: {len(rows)} rows, {label} ==")
     print(f"{'level':<10}{'TP':>5}{'FP':>5}{'FN':>5}{'recall':>9}{'precision':>11}")
     levels = [lvl.value for lvl in RiskLevel]
     for level in [*levels, "any"]:
@@ -70,6 +74,8 @@ def report(name: str, rows: list[Row], checker: RuleRiskChecker) -> None:
         f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())
     ))
     misses = [(row, a) for row, a in results if got_level(a) != row.level]
+    if not misses_too:
+        return
     print(f"misclassified: {len(misses)}" + (f" (first {SHOW_MISSES})" if len(misses) > SHOW_MISSES else ""))
     for row, a in misses[:SHOW_MISSES]:
         found = got_level(a) + (f" {','.join(a.categories)}" if a.categories else "")
@@ -77,7 +83,7 @@ def report(name: str, rows: list[Row], checker: RuleRiskChecker) -> None:
         print(f"  line {row.line:>3}: expected {expected:<28} got {found:<32} {row.text!r}")
 
 
-def throughput(texts: list[str], checker: RuleRiskChecker, runs: int = 5) -> float:
+def throughput(texts: list[str], checker: RiskChecker, runs: int = 5) -> float:
     """Return messages per CPU second, the median of several passes over all texts.
 
     CPU time rather than wall time, so other work on a shared machine does not count.
@@ -91,9 +97,11 @@ def throughput(texts: list[str], checker: RuleRiskChecker, runs: int = 5) -> flo
     return statistics.median(rates)
 
 
-def main() -> int:
-    checker = RuleRiskChecker.from_content()
-    print(f"rules: {len(checker.rules.rules)}, exclusions: {len(checker.rules.exclusions)}")
+def main(argv: list[str]) -> int:
+    rules = RuleRiskChecker.from_content()
+    service = ModelledRiskChecker.from_content()
+    checkers: list[tuple[str, RiskChecker]] = [("rules alone", rules), ("rules + model (the service)", service)]
+    print(f"rules: {len(rules.rules.rules)}, exclusions: {len(rules.rules.exclusions)}")
     all_texts = []
     for name, path in SETS.items():
         if not path.exists():
@@ -101,13 +109,15 @@ def main() -> int:
             continue
         rows = load_rows(path)
         all_texts.extend(row.text for row in rows)
-        report(name, rows, checker)
+        for label, checker in checkers:
+            report(name, rows, checker, label, misses_too="--misses" in argv and checker is service)
     if all_texts:
-        rate = throughput(all_texts, checker)
-        print(f"\nthroughput: {rate:,.0f} messages per CPU second, one core "
-              f"(median of 5 passes over all {len(all_texts)} messages above)")
+        for label, checker in checkers:
+            rate = throughput(all_texts, checker)
+            print(f"\nthroughput, {label}: {rate:,.0f} messages per CPU second, one core "
+                  f"(median of 5 passes over all {len(all_texts)} messages above)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -207,18 +207,25 @@ class RuleRiskChecker:
 
     def assess(self, text: str) -> RiskAssessment:
         """Return the highest risk level found in a text, its categories and the rules that fired."""
+        return self.assess_guarded(text)[0]
+
+    def assess_guarded(self, text: str) -> tuple[RiskAssessment, frozenset[RiskLevel]]:
+        """Assess a text, also saying at which levels an exclusion (an idiom, say) cancelled a match."""
         if not text or text.isspace():
-            return NO_RISK
+            return NO_RISK, frozenset()
         found: dict[RiskLevel, set[str]] = {}
         rule_ids: set[str] = set()
+        cancelled: set[RiskLevel] = set()
         for variant in self._normaliser.variants(text):
-            self._scan(variant, found, rule_ids)
+            self._scan(variant, found, rule_ids, cancelled)
         for level in _LEVELS:
             if level in found:
-                return RiskAssessment(level, tuple(sorted(found[level])), tuple(sorted(rule_ids)))
-        return NO_RISK
+                return RiskAssessment(level, tuple(sorted(found[level])), tuple(sorted(rule_ids))), frozenset(cancelled)
+        return NO_RISK, frozenset(cancelled)
 
-    def _scan(self, text: str, found: dict[RiskLevel, set[str]], rule_ids: set[str]) -> None:
+    def _scan(
+        self, text: str, found: dict[RiskLevel, set[str]], rule_ids: set[str], cancelled: set[RiskLevel]
+    ) -> None:
         words = set(text.split())
         spans: dict[RiskLevel, _Spans] = {}
         for i in self._patterns.candidates(words):
@@ -234,6 +241,7 @@ class RuleRiskChecker:
                     rule_ids.add(rule.id)
                     found.setdefault(level, set()).add(rule.category)
                     break
+                cancelled.add(level)
                 pos = m.start() + 1
 
     def _exclusion_spans(self, text: str, words: set[str], level: RiskLevel) -> _Spans:
