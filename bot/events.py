@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,8 @@ class EventBus:
     def __init__(self, queue_size: int = 256) -> None:
         self._subscriptions: set[Subscription] = set()
         self._queue_size = queue_size
+        # Set by bot/relay.py on PostgreSQL: hands each event to the other processes too.
+        self.forward: Callable[[Event], None] | None = None
 
     def subscribe(self, keys: Iterable[str]) -> Subscription:
         """Start listening for events addressed to any of the keys."""
@@ -66,7 +68,13 @@ class EventBus:
         self._subscriptions.discard(subscription)
 
     def publish(self, event: Event) -> None:
-        """Hand an event to every subscription whose keys it is addressed to."""
+        """Hand an event to every listener here and, when relayed, in every other process."""
+        self.deliver(event)
+        if self.forward is not None:
+            self.forward(event)
+
+    def deliver(self, event: Event) -> None:
+        """Hand an event to every subscription here whose keys it is addressed to."""
         for subscription in list(self._subscriptions):
             if subscription.keys & event.audience:
                 subscription.offer(event)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Attachment, Button, Channel, ChannelUnreachable, Outgoing, RetryLater, SendFailed
 from bot.clock import Clock
 from bot.content import Content
 from bot.events import Event, EventBus
+from bot.health import Health, database_unavailable
+from bot.metrics import Metrics
 from bot.services.team import sender_label
 from bot.services.young_person import audience
 from models import (
@@ -42,8 +48,11 @@ class Outbox:
         channels: dict[str, Channel],
         *,
         sleep: Sleep = asyncio.sleep,
-        max_attempts: int = 5,
+        max_attempts: int = 8,
         max_retry_after: float = 300.0,
+        health: Health | None = None,
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self._db = db
         self._clock = clock
@@ -56,6 +65,15 @@ class Outbox:
         self._intake = asyncio.Lock()
         self._last: dict[int, asyncio.Event] = {}  # per young person: the latest delivery queued
         self._tasks: set[asyncio.Task[None]] = set()
+        self._health = health or Health()
+        self._metrics = metrics or Metrics()
+        self._inflight: set[int] = set()
+        # Messages this process could not load or record while the database was out of reach.
+        self._stranded: set[int] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        # Several processes share the database: each message is claimed by the one delivering it.
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
+        self._lease = lease
 
     def kick(self, message_ids: Iterable[int]) -> None:
         """Start delivering messages that were just committed."""
@@ -82,6 +100,49 @@ class Outbox:
         self.kick(ids)
         return len(ids)
 
+    async def sweep(self) -> int:
+        """Deliver again what the database kept from us, and whatever a stopped process left pending."""
+        stranded, self._stranded = self._stranded, set()
+        try:
+            async with self._db() as session:
+                # Claimed (or queued and never claimed) longer ago than the lease: its process stopped.
+                orphans = (
+                    await session.scalars(
+                        select(Message.id).where(
+                            Message.delivery_status == DeliveryStatus.PENDING,
+                            func.coalesce(Message.claimed_at, Message.created_at) < self._clock.now() - self._lease,
+                        )
+                    )
+                ).all()
+        except Exception:
+            self._stranded |= stranded
+            raise
+        ids = sorted((stranded | set(orphans)) - self._inflight)
+        self.kick(ids)
+        return len(ids)
+
+    def start(self, interval: float) -> None:
+        """Sweep in the background every interval seconds until closed."""
+        self._sweeper = asyncio.create_task(self._sweep_loop(interval), name="outbox-sweeper")
+
+    async def _sweep_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if swept := await self.sweep():
+                    log.info("outbox: delivering %s messages again", swept)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    log.exception("outbox sweep failed; retrying in %s s", interval)
+                else:
+                    log.warning("outbox sweep: database unavailable (%s); retrying in %s s", type(exc).__name__, interval)
+
+    async def stop(self) -> None:
+        """Stop sweeping."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+
     async def drain(self) -> None:
         """Wait until every delivery started so far has finished."""
         while self._tasks:
@@ -94,6 +155,23 @@ class Outbox:
 
     async def deliver(self, message_id: int) -> None:
         """Send one pending message through its channel and record how it went."""
+        if message_id in self._inflight:
+            return
+        self._inflight.add(message_id)
+        started = time.monotonic()
+        try:
+            await self._deliver(message_id, started)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # Still pending in the database: the sweep takes it up again once the database is back.
+            self._stranded.add(message_id)
+            self._health.failed("database", type(exc).__name__, self._clock.now())
+            log.warning("message %s waits for the database (%s)", message_id, type(exc).__name__)
+        finally:
+            self._inflight.discard(message_id)
+
+    async def _deliver(self, message_id: int, started: float) -> None:
         # Loaded one at a time in the order kicked (asyncio.Lock is first come, first served), so
         # each young person's queue below keeps that order (the privacy note never overtakes the welcome).
         async with self._intake:
@@ -114,10 +192,36 @@ class Outbox:
             done.set()
             if self._last.get(person) is done:
                 del self._last[person]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                young_person = await self._record(message_id, link, status, error, external_id)
+                self._health.recovered("database")
+                break
+            except Exception as exc:
+                # Sent but not yet recorded: retried here rather than swept, which would send it twice.
+                if not database_unavailable(exc) or attempt >= 3 * self._max_attempts:
+                    raise
+                self._health.failed("database", type(exc).__name__, self._clock.now())
+                await self._sleep(min(2 ** (attempt - 1), 30))
+        self._metrics.delivered.labels(link.kind, status).inc()
+        self._metrics.delivery_seconds.observe(time.monotonic() - started)
+        if young_person is not None:
+            self._events.publish(
+                Event("status", young_person.id, audience(young_person), {"message_id": message_id})
+            )
+        if status != DeliveryStatus.SENT:
+            log.warning("message %s to young person %s: %s (%s)", message_id, message.young_person_id, status, error)
+
+    async def _record(
+        self, message_id: int, link: ChannelLink, status: DeliveryStatus, error: str | None, external_id: str | None
+    ) -> YoungPerson | None:
+        """Store how a delivery went; return the young person to tell the console about, if any."""
         async with self._db() as session, session.begin():
             stored = await session.get(Message, message_id)
             if stored is None or stored.delivery_status != DeliveryStatus.PENDING:
-                return
+                return None
             stored.delivery_status = status
             stored.delivery_error = error
             stored.external_id = external_id
@@ -127,13 +231,7 @@ class Outbox:
                 if current is not None and current.status != ChannelStatus.UNREACHABLE:
                     current.status = ChannelStatus.UNREACHABLE
                     current.unreachable_since = self._clock.now()
-            young_person = await session.get(YoungPerson, message.young_person_id)
-        if young_person is not None:
-            self._events.publish(
-                Event("status", young_person.id, audience(young_person), {"message_id": message_id})
-            )
-        if status != DeliveryStatus.SENT:
-            log.warning("message %s to young person %s: %s (%s)", message_id, message.young_person_id, status, error)
+            return await session.get(YoungPerson, stored.young_person_id)
 
     async def _load(
         self, session: AsyncSession, message_id: int
@@ -141,6 +239,20 @@ class Outbox:
         message = await session.get(Message, message_id)
         if message is None or message.delivery_status != DeliveryStatus.PENDING:
             return None
+        now = self._clock.now()
+        claimed = await session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.delivery_status == DeliveryStatus.PENDING,
+                or_(Message.claimed_by.is_(None), Message.claimed_by == self.name, Message.claimed_at < now - self._lease),
+            )
+            .values(claimed_by=self.name, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        if claimed.rowcount == 0:
+            return None  # another process is delivering it
         link = await session.scalar(
             select(ChannelLink).where(
                 ChannelLink.young_person_id == message.young_person_id,
@@ -183,17 +295,23 @@ class Outbox:
             attempt += 1
             try:
                 external_id = await channel.send(link.address, outgoing)
+                self._health.recovered(link.kind)
                 return DeliveryStatus.SENT, None, external_id
             except ChannelUnreachable as exc:
                 return DeliveryStatus.UNREACHABLE, str(exc)[:200], None
             except RetryLater as exc:
                 # Telegram's own flood control: wait as asked; it does not count as a failure.
+                self._health.failed(link.kind, f"rate limited for {exc.seconds} s", self._clock.now())
                 if exc.seconds > self._max_retry_after or attempt > 3 * self._max_attempts:
                     return DeliveryStatus.FAILED, f"rate limited for {exc.seconds} s", None
+                self._metrics.retries.labels("rate_limited").inc()
                 await self._sleep(exc.seconds)
             except SendFailed as exc:
+                # A 5xx or a timeout: Telegram may be having a bad minute. Back off, then try again.
+                self._health.failed(link.kind, str(exc)[:100], self._clock.now())
                 if attempt >= self._max_attempts:
                     return DeliveryStatus.FAILED, str(exc)[:200], None
+                self._metrics.retries.labels("server_error").inc()
                 await self._sleep(min(2 ** (attempt - 1), 30))
             except Exception as exc:
                 # Refused for good (e.g. Telegram's 400 Bad Request): retrying would not help, and

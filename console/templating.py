@@ -6,11 +6,18 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from bot.services.flag import LABELS
 
 TEMPLATES = Path(__file__).with_name("templates")
+
+
+def service_failing(request: Request) -> dict[str, dict[str, str]]:
+    """Return what this process sees failing now (Telegram, the database), for the page's status line."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return runtime.health.failing() if runtime is not None else {}
 
 
 def build_templates(tz: ZoneInfo) -> Jinja2Templates:
@@ -26,4 +33,5 @@ def build_templates(tz: ZoneInfo) -> Jinja2Templates:
     templates.env.filters["local"] = local
     templates.env.filters["iso"] = iso
     templates.env.globals["flag_labels"] = LABELS
+    templates.env.globals["service_failing"] = service_failing
     return templates

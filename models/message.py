@@ -50,6 +50,10 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_young_person_created", "young_person_id", "created_at"),
         Index("ix_messages_unread", "young_person_id", "direction", "read_at"),
+        # Dashboards: messages in a period, read from the index alone (bot/services/indicators/).
+        Index("ix_messages_created_sender", "created_at", "sender_kind", "young_person_id", "staff_id"),
+        # Dashboards: a young person's next staff message (first reply) and last human message, by seek.
+        Index("ix_messages_young_person_sender_created", "young_person_id", "sender_kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -71,6 +75,10 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Which process is delivering it and since when: several processes share one database, and a
+    # message is sent by the one that claimed it (bot/outbox.py), or after the lease by another.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class MediaBlob(Base):

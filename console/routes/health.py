@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from bot.health import probe_database
 from console.deps import RuntimeDep
 
 router = APIRouter()
 
 
+async def _report(rt: RuntimeDep) -> dict[str, Any]:
+    problem = await probe_database(rt.engine)
+    failing = rt.health.failing()
+    if problem is None:
+        failing.pop("database", None)  # seen failing earlier, answering now
+    report: dict[str, Any] = {
+        "status": "degraded" if problem or failing else "ok",
+        "database": "ok" if problem is None else f"unreachable ({problem})",
+        "mode": rt.settings.mode,
+    }
+    if failing:
+        report["failing"] = failing
+    return report
+
+
 @router.get("/healthz")
-async def read_health() -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+async def read_health(rt: RuntimeDep) -> JSONResponse:
+    """Say the process is alive (always 200: it recovers by itself), and whether anything it needs is failing."""
+    return JSONResponse(await _report(rt))
 
 
 @router.get("/readyz")
 async def read_ready(rt: RuntimeDep) -> JSONResponse:
-    try:
-        async with rt.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:
-        return JSONResponse({"status": "degraded", "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "mode": rt.settings.mode})
+    """Say whether this process can take traffic: 503 while its database is unreachable."""
+    report = await _report(rt)
+    return JSONResponse(report, status_code=503 if report["database"] != "ok" else 200)

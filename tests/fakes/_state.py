@@ -93,6 +93,7 @@ class BotApiState:
         self._sent: list[dict[str, Any]] = []
         self._uploads: list[dict[str, Any]] = []
         self._faults: dict[str, deque[tuple[int, str | None, int | None]]] = defaultdict(deque)
+        self._stalls: dict[str, deque[float]] = defaultdict(deque)
         self._blocked: set[Any] = set()
         self._window_global: deque[float] = deque()
         self._window_chat: dict[Any, deque[float]] = defaultdict(deque)

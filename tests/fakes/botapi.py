@@ -206,6 +206,11 @@ class FakeBotAPI(BotApiState):
         with self._lock:
             self._faults[self._canonical(method)].extend([fault] * times)
 
+    def stall_next(self, method: str, *, seconds: float, times: int = 1) -> None:
+        """Hold the next `times` calls of `method` for `seconds`, then drop them with a 504 (a timeout)."""
+        with self._lock:
+            self._stalls[self._canonical(method)].extend([seconds] * times)
+
     def block_chat(self, chat_id: int) -> None:
         """Make sends to this chat answer 403 as if the young person blocked the bot."""
         with self._lock:
@@ -356,6 +361,13 @@ class FakeBotAPI(BotApiState):
         return error.response()
 
     async def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        with self._lock:
+            stalls = self._stalls.get(method)
+            stall = stalls.popleft() if stalls else None
+        if stall is not None:
+            # Never acted on: the client has usually given up by now, as with a Bot API that hangs.
+            await asyncio.sleep(stall)
+            raise ApiError(504, "Gateway Timeout")
         with self._lock:
             faults = self._faults.get(method)
             if faults:
