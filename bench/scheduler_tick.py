@@ -43,6 +43,7 @@ from models import (
     YoungPerson,
 )
 from models import crypto
+from models.channel import address_key
 from models.db import create_engine, create_sessionmaker
 from models.migrate import upgrade
 
@@ -110,7 +111,8 @@ async def seed(rt: Runtime, people: int) -> None:
             ).all()
             await session.execute(
                 insert(ChannelLink),
-                [{"young_person_id": yp, "kind": "webchat", "address": f"bench-{yp}", "linked_at": NOW} for yp in ids],
+                [{"young_person_id": yp, "kind": "webchat", "address": f"bench-{yp}", "address_key": address_key(f"bench-{yp}"),
+                  "linked_at": NOW} for yp in ids],
             )
             await session.execute(
                 insert(CheckInSchedule),

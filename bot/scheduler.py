@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Event
+from bot.health import database_unavailable
 from bot.runtime import Runtime
 from bot.services.audit import seal
 from bot.services.message import do_queue_outbound
@@ -156,6 +158,7 @@ class Scheduler:
         batch: int = 200,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
+        lanes: int = 4,
     ) -> None:
         self.rt = rt
         self.handlers = handlers
@@ -163,10 +166,16 @@ class Scheduler:
         self.batch = batch
         self.lease = lease
         self.max_attempts = max_attempts
+        # On PostgreSQL, different young people's jobs run side by side (bench/fanout.py: serially,
+        # round trips capped 10,000 reminders at about 10 a second); SQLite has one writer anyway.
+        self.lanes = lanes
         self._task: asyncio.Task[None] | None = None
 
     async def claim(self) -> list[int]:
         """Mark a batch of due jobs as ours; no other scheduler can claim the same rows."""
+        return [job_id for job_id, _ in await self._claim()]
+
+    async def _claim(self) -> list[tuple[int, int | None]]:
         now = self.rt.now()
         async with self.rt.db() as session, session.begin():
             # A claim older than the lease belongs to a process that died mid-job: free it.
@@ -187,21 +196,34 @@ class Scheduler:
                 update(Job)
                 .where(Job.id.in_(due.scalar_subquery()), Job.state == JobState.PENDING)
                 .values(state=JobState.RUNNING, claimed_by=self.name, claimed_at=now, attempts=Job.attempts + 1)
-                .returning(Job.id)
+                .returning(Job.id, Job.young_person_id)
                 .execution_options(synchronize_session=False)
             )
-            return sorted(claimed.scalars().all())
+            return sorted((job_id, person) for job_id, person in claimed.all())
 
     async def tick(self) -> int:
         """Claim and run every job due now; return how many ran."""
         total = 0
-        while ids := await self.claim():
-            for job_id in ids:
-                await self.run_job(job_id)
-            total += len(ids)
-            if len(ids) < self.batch:
+        while claimed := await self._claim():
+            await self._run_claimed(claimed)
+            total += len(claimed)
+            if len(claimed) < self.batch:
                 break
         return total
+
+    async def _run_claimed(self, claimed: list[tuple[int, int | None]]) -> None:
+        """Run claimed jobs in id order per young person, different young people's in parallel lanes."""
+        width = self.lanes if self.rt.engine.dialect.name == "postgresql" else 1
+        lanes: dict[int, list[int]] = defaultdict(list)
+        for job_id, person in claimed:
+            # Jobs for no young person (escalations, staff notices) keep their order in lane 0.
+            lanes[0 if person is None else person % width].append(job_id)
+
+        async def run(ids: list[int]) -> None:
+            for job_id in ids:
+                await self.run_job(job_id)
+
+        await asyncio.gather(*(run(ids) for ids in lanes.values()))
 
     async def run_job(self, job_id: int) -> None:
         """Run one claimed job; its messages and its new state commit together."""
@@ -261,8 +283,11 @@ class Scheduler:
                 await self.tick()
                 async with self.rt.db() as session:
                     await seal(session)  # the audit entries of the last few seconds join the chain
-            except Exception:  # the loop must outlive a database outage; each failure is logged
-                log.exception("scheduler tick failed; retrying in %s s", interval)
+            except Exception as exc:  # the loop must outlive a database outage; each failure is logged
+                if database_unavailable(exc):
+                    log.warning("scheduler: database unavailable (%s); retrying in %s s", type(exc).__name__, interval)
+                else:
+                    log.exception("scheduler tick failed; retrying in %s s", interval)
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:

@@ -18,6 +18,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import ChannelUnreachable, Outgoing, RetryLater, SendFailed
+from bot.channels.ratelimit import WindowLimiter
 from bot.content import Content
 from handlers.turn import InboundEvent
 from models import ChannelKind, ContentKind
@@ -29,7 +30,7 @@ PER_CHAT_BURST = 4
 MAX_CAPTION = 1024
 # Telegram's guidance: about one message a second to one chat, and thirty a second in all.
 PER_CHAT_RATE = 1.0
-GLOBAL_RATE = 30.0
+GLOBAL_RATE = 30
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 # The command menu, in this order; each description is content key commands.<name>.
 COMMANDS = ("start", "checkin", "wellbeing", "settings", "help", "cancel")
@@ -155,19 +156,21 @@ class TelegramChannel:
         content: Content,
         *,
         poll_timeout: int = 25,
-        global_rate: float | None = None,
+        send_timeout: float = 15,
+        global_rate: int | None = None,
         per_chat_rate: float | None = None,
     ) -> None:
         self.bot = Bot(
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15),
+            request=HTTPXRequest(connection_pool_size=64, read_timeout=send_timeout, write_timeout=send_timeout),
             get_updates_request=HTTPXRequest(read_timeout=poll_timeout + 10),
         )
         self._content = content
         self._poll_timeout = poll_timeout
-        self._global = AsyncLimiter(global_rate or GLOBAL_RATE, 1)
+        # Not a leaky bucket: its bursts, shifted by network jitter, overstep a per-second window (bench/fanout.py).
+        self._global = WindowLimiter(global_rate or GLOBAL_RATE)
         self._per_chat_rate = per_chat_rate or PER_CHAT_RATE
         self._per_chat: OrderedDict[str, AsyncLimiter] = OrderedDict()
         self._poller: asyncio.Task[None] | None = None

@@ -1,0 +1,230 @@
+"""Print how many inbound Telegram messages a second the whole service handles, against a bare PTB echo bot.
+
+Each of N young people sends one text in the evening (out of their worker's hours), so every message is
+stored, checked for risk, published to the console's live stream and answered with the automatic
+out-of-hours reply: the figure is first message pushed to last reply received by the fake Bot API
+(which runs in a child process), with the 50th and 99th percentile of push-to-reply latency. In the
+same run a bare python-telegram-bot echo bot (default Application, long polling, in a child process)
+answers the same number of messages from the same fake server; our rate is printed as a ratio of its.
+Peak RSS of the service process under load is sampled too (--people 10000 for the memory figure).
+
+Run from the repository root (PostgreSQL when KEYWORKER_TEST_DATABASE_URL is set, on a private database):
+    .venv/bin/python bench/inbound.py [--messages 2000] [--people N] [--quick] [--only sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.* and tests.fakes
+
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from bench.fakeproc import FakeBotAPIProcess
+from bench.seed import CHAT_BASE, private_postgres, progress, seed_people
+from bot.app import create_app
+from bot.clock import FrozenClock
+from bot.keys import load_keyring
+from config.settings import Settings
+from models import Direction, Message, crypto
+from models.migrate import upgrade
+
+# Wednesday 25 November 2026, 20:00 in London: out of hours, so every first message gets an answer.
+NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+TEXT = "hi, just saying I got to college ok today"
+SECRET = "bench-webhook-secret-0123456789"
+ECHO_CHAT_BASE = 9_000_000
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def figures(pushed_at: float, log: list[tuple[float, int | None, object]], count: int) -> tuple[float, float, float, int]:
+    """Return messages a second, p50 and p99 latency (ms) from the push to each chat's first reply, and replies."""
+    first: dict[object, float] = {}
+    for at, status, chat in log:
+        if status == 200 and chat not in first:
+            first[chat] = at
+    if not first:
+        return 0.0, float("nan"), float("nan"), 0
+    latencies = sorted(at - pushed_at for at in first.values())
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(first) / latencies[-1], statistics.median(latencies) * 1000, p99 * 1000, len(first)
+
+
+async def wait_for_replies(fake: FakeBotAPIProcess, count: int, label: str, stall: float = 30.0) -> list:
+    last, changed = -1, time.monotonic()
+    while True:
+        await asyncio.sleep(0.25)
+        log = await fake.acall("send_log")
+        replies = len({chat for _, status, chat in log if status == 200})
+        progress(label, replies, count)
+        if replies != last:
+            last, changed = replies, time.monotonic()
+        if replies >= count or time.monotonic() - changed > stall:
+            return log
+
+
+def _echo_bot(url: str, token: str) -> None:
+    """Run a bare python-telegram-bot echo bot, as its examples do, until terminated."""
+    from telegram import Update
+    from telegram.ext import Application, MessageHandler, filters
+
+    async def echo(update: Update, _context: object) -> None:
+        await update.message.reply_text(update.message.text)  # type: ignore[union-attr]
+
+    app = Application.builder().token(token).base_url(f"{url}/bot").base_file_url(f"{url}/file/bot").build()
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    app.run_polling(poll_interval=0.0, timeout=1)
+
+
+async def bench_echo(fake: FakeBotAPIProcess, count: int) -> tuple[float, float, float, int]:
+    process = multiprocessing.get_context("spawn").Process(target=_echo_bot, args=(fake.url, fake.token), daemon=True)
+    process.start()
+    try:
+        await fake.acall("push_texts", [ECHO_CHAT_BASE - 1], "warm up")
+        await wait_for_replies(fake, 1, "echo bot warming up")
+        await fake.acall("reset")
+        pushed_at = time.monotonic()
+        await fake.acall("push_texts", [ECHO_CHAT_BASE + i for i in range(count)], TEXT)
+        log = await wait_for_replies(fake, count, "echo bot replies")
+    finally:
+        process.terminate()
+        process.join(10)
+    return figures(pushed_at, log, count)
+
+
+async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int, webhook: bool) -> dict[str, float]:
+    await fake.acall("reset")
+    app = create_app(settings, clock=FrozenClock(NOW))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    baseline, peak = rss_mib(), 0.0
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, rss_mib())
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.create_task(sample())
+    cpu = time.process_time()
+    try:
+        chats = [CHAT_BASE + i for i in range(count)]
+        if webhook:
+            updates = await fake.acall("push_texts", chats, TEXT)
+            pushed_at = time.monotonic()
+            feeding = fake.acall("feed_webhook", f"http://127.0.0.1:{port}/telegram/webhook", SECRET, updates, 40)
+            log, _ = await asyncio.gather(wait_for_replies(fake, count, "replies"), feeding)
+        else:
+            pushed_at = time.monotonic()
+            await fake.acall("push_texts", chats, TEXT)
+            log = await wait_for_replies(fake, count, "replies")
+        await app.state.runtime.outbox.drain()
+        cpu = time.process_time() - cpu
+        async with app.state.runtime.db() as session:
+            stored = dict((await session.execute(
+                select(Message.direction, func.count()).group_by(Message.direction))).all())
+    finally:
+        sampling = False
+        await sampler
+        server.should_exit = True
+        await task
+    rate, p50, p99, replies = figures(pushed_at, log, count)
+    return {"rate": rate, "p50": p50, "p99": p99, "replies": replies, "cpu": cpu, "baseline": baseline, "peak": peak,
+            "inbound": stored.get(Direction.INBOUND, 0), "outbound": stored.get(Direction.OUTBOUND, 0)}
+
+
+async def run(name: str, url: str, count: int, people: int, data_dir: Path, modes: list[str]) -> None:
+    print(f"\n== {name}: {count:,} messages from {count:,} of {people:,} young people ==")
+    await upgrade(url)
+    fake = FakeBotAPIProcess().start()
+    try:
+        settings = Settings(database_url=url, data_dir=data_dir, secret_key="b" * 40, telegram_token=fake.token,
+                            telegram_api_url=fake.url, telegram_poll_timeout=1, scheduler_interval_seconds=0,
+                            out_of_hours_phone="0300 123 4567")
+        crypto.configure(load_keyring(settings))
+        await seed_people(url, people, NOW)
+        gc.collect()
+        echo_rate, echo_p50, echo_p99, echo_n = await bench_echo(fake, count)
+        print(f"bare PTB echo bot (polling):  {echo_rate:7.0f} messages/s, p50 {echo_p50:7.0f} ms, p99 {echo_p99:7.0f} ms"
+              f" ({echo_n:,} replies)")
+        for index, mode in enumerate(modes):
+            webhook = mode == "webhook"
+            run_settings = settings.model_copy(update={
+                "telegram_webhook_url": "https://bench.invalid/telegram/webhook" if webhook else None,
+                "telegram_webhook_secret": SecretStr(SECRET) if webhook else None,
+            })
+            if index:  # each mode answers fresh young people: one out-of-hours answer per evening each
+                await fake.acall("reset")
+            result = await bench_service(fake, run_settings, count, webhook)
+            print(f"Keyworker ({mode}):{' ' * (12 - len(mode))}{result['rate']:7.0f} messages/s, p50 {result['p50']:7.0f} ms,"
+                  f" p99 {result['p99']:7.0f} ms ({result['replies']:,} replies) = {result['rate'] / echo_rate:.2f} x echo bot"
+                  f" (target 0.50)")
+            print(f"  stored: {result['inbound']:,} inbound, {result['outbound']:,} replies; {result['cpu']:.1f} CPU s;"
+                  f" service RSS before load {result['baseline']:.0f} MiB, peak under load {result['peak']:.0f} MiB")
+            if len(modes) > 1 and index == 0:
+                await reset_people(url)
+    finally:
+        fake.stop()
+
+
+async def reset_people(url: str) -> None:
+    """Forget the first mode's messages and receipts so the next mode's young people write for the first time."""
+    from sqlalchemy import delete
+
+    from models import InboundReceipt
+    from models.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(delete(Message))
+        await connection.execute(delete(InboundReceipt))
+    await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2_000)
+    parser.add_argument("--people", type=int, default=0, help="young people seeded (default: one per message)")
+    parser.add_argument("--quick", action="store_true", help="200 messages: a smoke run")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--modes", default="polling,webhook")
+    args = parser.parse_args()
+    count = 200 if args.quick else args.messages
+    people = max(args.people, count)
+    modes = [m for m in args.modes.split(",") if m]
+    with tempfile.TemporaryDirectory(prefix="keyworker-bench-") as tmp:
+        data_dir = Path(tmp)
+        if args.only != "postgresql":
+            asyncio.run(run("SQLite", f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", count, people, data_dir, modes))
+        base = os.environ.get("KEYWORKER_TEST_DATABASE_URL")
+        if base and args.only != "sqlite":
+            with private_postgres(base) as url:
+                asyncio.run(run("PostgreSQL", url, count, people, data_dir, modes))
+        elif not base:
+            print("\n(PostgreSQL skipped: set KEYWORKER_TEST_DATABASE_URL to include it)")
+
+
+if __name__ == "__main__":
+    main()
