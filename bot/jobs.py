@@ -6,7 +6,7 @@ from bot.scheduler import JobHandler
 from bot.services import appointment_reminder, checkin, escalation, leave, missing
 from bot.services.alert import ESCALATION_JOB, NOTIFY_JOB
 from bot.services.settings import CHECKIN_JOB
-from bot.services import retention, wellbeing_plan
+from bot.services import listened, retention, wellbeing_plan
 
 JOB_HANDLERS: dict[str, JobHandler] = {
     appointment_reminder.REMINDER: appointment_reminder.remind,
@@ -17,5 +17,6 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     checkin.FOLLOW_UP_JOB: checkin.run_follow_up,
     **leave.JOB_HANDLERS,  # leave_start, leave_end, cover_notice
     wellbeing_plan.PROMPT_JOB: wellbeing_plan.run_prompt,
+    listened.JOB: listened.run_listened,  # 'did you feel listened to?', the day after a conversation
     retention.RETENTION_JOB: retention.run_retention,  # erases closed cases past the retention period
 }

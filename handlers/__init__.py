@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from handlers import appointment, cancel, checkin, crisis, gate, message, missing, mydata, settings, staff_link, start, stop, wellbeing
+from handlers import appointment, cancel, checkin, crisis, gate, listened, message, missing, mydata, settings, staff_link, start, stop, wellbeing
 from handlers.turn import InboundEvent, Turn
 
 Handler = Callable[[Turn], Awaitable[bool]]
@@ -23,6 +23,7 @@ HANDLERS: list[Handler] = [
     checkin.handle,  # /checkin, check-in buttons, and free text while a check-in waits for an answer
     settings.handle,  # /settings: check-in days and time, quiet hours (buttons only)
     wellbeing.handle,  # /wellbeing, its buttons, and typed answers while a question waits
+    listened.handle,  # 'did you feel listened to?' answer buttons
     message.handle,  # catch-all: must be last
 ]
 

@@ -29,7 +29,8 @@ NUDGE_UNTIL = timedelta(hours=6)
 MISS_AFTER = timedelta(hours=12)
 MOODS = (1, 2, 3, 4, 5)
 LOW_MOOD = 2  # this or lower: ask whether they want their worker to get in touch
-FLAG_KINDS = ("wants_contact", "not_heard_from")
+# Flags shown under "Needs you" on the check-ins panel, each with a Done button ("not_listened": bot/services/listened.py).
+FLAG_KINDS = ("wants_contact", "not_heard_from", "not_listened")
 FLOW = "checkin"
 
 def checkin_buttons(speaker: Speaker, checkin: CheckIn) -> Buttons:

@@ -19,6 +19,7 @@ LABELS = {
     "wants_contact": "Wants you to get in touch",
     "appointment_cant": "Can't make an appointment",
     "appointment_help": "Needs help with an appointment",
+    "not_listened": "Didn't feel listened to",
     "not_heard_from": "Not heard from",
     "data_request": "Asked for a copy of their data",
     "opted_out": "Stopped check-ins and reminders",

@@ -23,6 +23,9 @@ FLOW = "wellbeing"
 CARRY_ON_WITHIN = timedelta(days=7)
 # A typed message this long after the last question is a new message, not an answer: they have left.
 ANSWER_WAIT = timedelta(hours=1)
+# Questionnaires asked on their own, with their own job and buttons (bot/services/listened.py): never a
+# wellbeing plan, never carried on or closed by /wellbeing.
+ASKED_ON_THEIR_OWN = frozenset({"listened"})
 
 def intro_buttons(speaker: Speaker, response: WellbeingResponse) -> Buttons:
     return [
@@ -96,7 +99,11 @@ async def open_response(session: AsyncSession, young_person_id: int) -> Wellbein
     """Return the young person's newest questionnaire still open, if any."""
     return await session.scalar(
         select(WellbeingResponse)
-        .where(WellbeingResponse.young_person_id == young_person_id, WellbeingResponse.status == ResponseStatus.OPEN)
+        .where(
+            WellbeingResponse.young_person_id == young_person_id,
+            WellbeingResponse.status == ResponseStatus.OPEN,
+            WellbeingResponse.questionnaire.not_in(ASKED_ON_THEIR_OWN),
+        )
         .order_by(WellbeingResponse.started_at.desc(), WellbeingResponse.id.desc())
         .limit(1)
     )
@@ -128,7 +135,11 @@ async def do_start_response(
     """Open a new questionnaire for a young person; one left part way before it is closed, answers kept."""
     await session.execute(
         update(WellbeingResponse)
-        .where(WellbeingResponse.young_person_id == young_person.id, WellbeingResponse.status == ResponseStatus.OPEN)
+        .where(
+            WellbeingResponse.young_person_id == young_person.id,
+            WellbeingResponse.status == ResponseStatus.OPEN,
+            WellbeingResponse.questionnaire.not_in(ASKED_ON_THEIR_OWN),
+        )
         .values(status=ResponseStatus.CLOSED, updated_at=now)
         .execution_options(synchronize_session="fetch")
     )

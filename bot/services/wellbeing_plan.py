@@ -13,7 +13,7 @@ from bot.scheduler import JobContext, Outcome, do_cancel_jobs, do_schedule_job, 
 from bot.services.hours import at_local
 from bot.services.opt_out import PAUSED, is_paused
 from bot.services.questionnaire import get_questionnaire
-from bot.services.wellbeing import do_start_response, intro_buttons, questionnaire_of, worker_name
+from bot.services.wellbeing import ASKED_ON_THEIR_OWN, do_start_response, intro_buttons, questionnaire_of, worker_name
 from models import ChannelLink, StaffMember, WellbeingPlan, WellbeingResponse, YoungPerson
 
 PROMPT_JOB = "wellbeing"
@@ -105,7 +105,7 @@ async def do_set_plan(
     staff: StaffMember,
 ) -> WellbeingPlan:
     """Save a worker's choice of questionnaire and frequency; the next prompt is one period from now."""
-    if get_questionnaire(questionnaire) is None:
+    if get_questionnaire(questionnaire) is None or questionnaire in ASKED_ON_THEIR_OWN:
         raise WellbeingError(f"There is no questionnaire called {questionnaire}.")
     if frequency not in FREQUENCIES:
         raise WellbeingError(f"There is no frequency called {frequency}: choose {', '.join(FREQUENCIES)}.")
@@ -142,7 +142,11 @@ async def _answered_lately(
     since = now - (following - due) / 2
     found = await session.scalar(
         select(WellbeingResponse.id)
-        .where(WellbeingResponse.young_person_id == young_person_id, WellbeingResponse.completed_at >= since)
+        .where(
+            WellbeingResponse.young_person_id == young_person_id,
+            WellbeingResponse.completed_at >= since,
+            WellbeingResponse.questionnaire.not_in(ASKED_ON_THEIR_OWN),
+        )
         .limit(1)
     )
     return found is not None

@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from bot.channels.base import RetryLater, SendFailed
 from bot.events import Event
 from bot.services.audit import do_audit
+from bot.services.listened import do_plan_listened
 from bot.services.quiet import quiet_until
 from bot.media import fetch_media
 from bot.services.message import MessageError, do_mark_read, do_queue_outbound, staff_names
@@ -46,6 +47,7 @@ async def create_message(
         return request.app.state.templates.TemplateResponse(
             request, "_reply_form.html", {"young_person": young_person, "error": str(exc), "body": body}, status_code=422
         )
+    await do_plan_listened(session, rt.now(), young_person, rt.settings.tz)  # "did you feel listened to?" tomorrow, monthly at most
     await session.commit()
     rt.events.publish(Event("message", young_person.id, audience(young_person), {"message_id": message.id}))
     rt.outbox.kick([message.id])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.runtime import Runtime
 from bot.services.chart import Point, line_chart, number
 from bot.services.questionnaire import Questionnaire, questionnaires
-from bot.services.wellbeing import ResponseView, responses_for
+from bot.services.wellbeing import ASKED_ON_THEIR_OWN, ResponseView, responses_for
 from bot.services.wellbeing_plan import FREQUENCIES, WellbeingError, do_ensure_plan, do_send_now, do_set_plan, get_plan
 from console.deps import CsrfChecked, CurrentStaff, RuntimeDep, SessionDep
 from console.routes.young_people import load_young_person
@@ -76,7 +76,7 @@ async def _panel(
         "worker_name": worker.display_name if worker else "",
         "number": number,
         "plan": plan,
-        "questionnaires": list(questionnaires().values()),
+        "questionnaires": [q for q in questionnaires().values() if q.id not in ASKED_ON_THEIR_OWN],
         "frequencies": list(FREQUENCIES),
         "sections": _sections(rt, young_person, views),
         "error": None,
