@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.clock import Clock
+from bot.services.canned_reply import do_seed_canned_replies
 from bot.services.invite import do_issue_webchat_link
+from bot.services.note import do_write_note
 from bot.services.staff import do_create_staff
 from bot.services.young_person import do_add_young_person
 from config.settings import Settings
 from models import (
+    Appointment,
     ChannelKind,
     ChannelLink,
     ChannelStatus,
@@ -96,6 +99,7 @@ async def seed_demo(settings: Settings, clock: Clock) -> str:
 async def _seed(session, now: datetime) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(7)
     staff: dict[str, StaffMember] = {}
+    people: dict[str, YoungPerson] = {}
     for username, name, role in STAFF:
         member, _ = await do_create_staff(
             session, now - timedelta(days=60), username=username, display_name=name, role=role, password=DEMO_PASSWORD
@@ -147,4 +151,20 @@ async def _seed(session, now: datetime) -> None:  # type: ignore[no-untyped-def]
             person.last_message_at = at
             if inbound:
                 person.last_inbound_at = at
+        people[preferred] = person
+    await session.flush()
+    await _seed_desk(session, now, staff, people)
+
+
+async def _seed_desk(session, now: datetime, staff: dict[str, StaffMember], people: dict[str, YoungPerson]) -> None:  # type: ignore[no-untyped-def]
+    """Give the key workers canned replies, a private note and an appointment today, so those pages show something."""
+    for worker in ("jo", "ali"):
+        await do_seed_canned_replies(session, now - timedelta(days=30), staff[worker])
+    await do_write_note(session, now - timedelta(days=2), people["Sam"], staff["jo"],
+                        "College place confirmed. Sam wants help with the bus pass before term starts.")
+    today = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    session.add(Appointment(
+        young_person_id=people["Dan"].id, created_by_id=staff["jo"].id, what="Dentist", starts_at=today,
+        place="Market Street surgery", created_at=now - timedelta(days=5), updated_at=now - timedelta(days=5),
+    ))
     await session.flush()

@@ -16,16 +16,18 @@ from bot.services.message import history, staff_names
 from console.deps import RuntimeDep, SessionDep
 from handlers import InboundEvent
 from models import ChannelKind, ChannelLink, ContentKind, MediaBlob, Message, StaffMember, YoungPerson
+from models.channel import address_key
 
 router = APIRouter(prefix="/c")
 MAX_WEBCHAT_TEXT = 10_000
+RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "ps", "he"})
 
 
 def _page(request: Request, rt: RuntimeDep, name: str, context: dict, status: int = 200, language: str = "en") -> Response:  # type: ignore[type-arg]
     def t(key: str, **values: object) -> str:
         return rt.content.text(key, language, **values)
 
-    rtl = language in ("ar", "fa", "ur", "ps", "he")
+    rtl = language in RTL_LANGUAGES
     return request.app.state.templates.TemplateResponse(
         request,
         name,
@@ -37,7 +39,7 @@ def _page(request: Request, rt: RuntimeDep, name: str, context: dict, status: in
 
 async def _chat(session: SessionDep, token: str) -> tuple[ChannelLink, YoungPerson, StaffMember] | None:
     link = await session.scalar(
-        select(ChannelLink).where(ChannelLink.kind == ChannelKind.WEBCHAT, ChannelLink.address == webchat_address(token))
+        select(ChannelLink).where(ChannelLink.kind == ChannelKind.WEBCHAT, ChannelLink.address_key == address_key(webchat_address(token)))
     )
     if link is None:
         return None

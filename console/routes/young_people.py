@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from bot.events import Event
+from bot.services.attention import rank_caseload
 from bot.services.audit import do_audit
 from bot.services.invite import IssuedInvite, do_issue_invite
 from bot.services.message import do_mark_read, history, staff_names
@@ -44,9 +45,9 @@ async def read_home() -> Response:
 
 @router.get("/young-people", response_class=HTMLResponse)
 async def read_caseload(
-    request: Request, session: SessionDep, staff: CurrentStaff, fragment: bool = False, q: str = ""
+    request: Request, rt: RuntimeDep, session: SessionDep, staff: CurrentStaff, fragment: bool = False, q: str = ""
 ) -> Response:
-    rows = await caseload(session, staff, q[:200])
+    rows = await rank_caseload(session, await caseload(session, staff, q[:200]), rt.now(), rt.settings.tz)
     context = {"rows": rows, "unread": await unread_total(session, staff), "q": q[:200]}
     template = "_caseload_rows.html" if fragment else "caseload.html"
     return request.app.state.templates.TemplateResponse(request, template, context)
@@ -69,9 +70,10 @@ async def _key_workers(session: SessionDep) -> list[StaffMember]:
 
 
 @router.get("/young-people/new", response_class=HTMLResponse)
-async def read_new_young_person(request: Request, session: SessionDep, staff: CurrentStaff) -> Response:
+async def read_new_young_person(request: Request, rt: RuntimeDep, session: SessionDep, staff: CurrentStaff) -> Response:
     return request.app.state.templates.TemplateResponse(
-        request, "young_person_new.html", {"workers": await _key_workers(session), "error": None, "form": {}}
+        request, "young_person_new.html",
+        {"workers": await _key_workers(session), "error": None, "form": {}, "languages": rt.content.languages},
     )
 
 
@@ -84,6 +86,7 @@ async def create_young_person(
     full_name: Annotated[str, Form(max_length=500)] = "",
     preferred_name: Annotated[str, Form(max_length=500)] = "",
     key_worker_id: Annotated[int | None, Form()] = None,
+    language: Annotated[str, Form(max_length=8)] = "en",
 ) -> Response:
     worker = staff
     if staff.role != StaffRole.KEY_WORKER:
@@ -93,7 +96,9 @@ async def create_young_person(
         if worker is None:
             raise YoungPersonError("Please choose a key worker.")
         young_person = await do_add_young_person(
-            session, rt.now(), full_name=full_name, preferred_name=preferred_name, key_worker=worker
+            session, rt.now(), full_name=full_name, preferred_name=preferred_name, key_worker=worker,
+            # The bot and the web chat speak this language (right to left where it is written so).
+            language=language if language in rt.content.languages else "en",
         )
         invite = await _issue(rt, session, staff, young_person)
     except YoungPersonError as exc:
@@ -103,7 +108,8 @@ async def create_young_person(
             {
                 "workers": await _key_workers(session),
                 "error": str(exc),
-                "form": {"full_name": full_name, "preferred_name": preferred_name},
+                "form": {"full_name": full_name, "preferred_name": preferred_name, "language": language},
+                "languages": rt.content.languages,
             },
             status_code=400,
         )
