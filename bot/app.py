@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,18 +20,26 @@ from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.events import EventBus
+from bot.health import Health
+from bot.metrics import Metrics
+from bot.relay import PgRelay
 from bot.inbound import receive, settle
 from bot.jobs import JOB_HANDLERS
 from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from bot.services.risk import RiskChecker, RuleRiskChecker
+from bot.services.risk import RiskChecker
+from bot.services.risk_model import ModelledRiskChecker
 from bot.keys import load_keyring
 from config.settings import Settings
 from models import crypto
 from console.deps import LoginRequired, PasswordChangeRequired, SecondFactorRequired
-from console.routes import admin, alerts, appointments, auth, checkins, data_rights, health, messages, missing, safety_plans, staff, team, telegram, webchat, young_people
+from console.routes import account, admin, admin_staff, alerts, appointments, auth, checkins, data_rights, health, messages, missing, safety_plans, staff, team, telegram, webchat, young_people
+from console.routes import metrics as metrics_routes
 from console.routes import wellbeing as wellbeing_routes
+from console.routes import chronology, placement
+from console.routes import dashboard
+from console.routes import canned_replies, notes, timeline, webchat_manifest
 from console.security import SecurityHeaders
 from console.templating import build_templates
 from models.db import create_engine, create_sessionmaker
@@ -53,15 +62,23 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = _runtime(settings, clock or SystemClock(), risk, sleep)
         app.state.runtime = rt
+        # Several processes on one PostgreSQL database: each one's live events reach all their pages.
+        relay = PgRelay(settings.database_url, rt.events, rt.clock, rt.health) if rt.engine.dialect.name == "postgresql" else None
         try:
+            if relay is not None:
+                relay.start()
             await _start_channels(rt)
             resumed = await rt.outbox.resume()
             if resumed:
                 log.info("resuming delivery of %s pending messages", resumed)
             if settings.scheduler_interval_seconds > 0:
                 rt.scheduler.start(settings.scheduler_interval_seconds)
+                rt.outbox.start(settings.scheduler_interval_seconds)
             yield
         finally:
+            await rt.outbox.stop()
+            if relay is not None:
+                await relay.stop()
             await rt.scheduler.stop()
             if rt.telegram is not None:
                 await rt.telegram.stop()
@@ -75,7 +92,7 @@ def create_app(
     app.state.settings = settings
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, webchat, telegram, admin, health):
+    for module in (auth, account, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, placement, chronology, canned_replies, notes, timeline, dashboard, webchat_manifest, webchat, telegram, admin, admin_staff, health, metrics_routes):
         app.include_router(module.router)
     _install_error_pages(app)
     return app
@@ -87,7 +104,11 @@ def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: 
     content = Content.load()
     events = EventBus()
     channels: dict = {}  # type: ignore[type-arg]
-    outbox = Outbox(db, clock, content, events, channels, sleep=sleep)
+    health, metrics = Health(), Metrics()
+    outbox = Outbox(
+        db, clock, content, events, channels,
+        sleep=sleep, health=health, metrics=metrics, lease=timedelta(seconds=settings.claim_lease_seconds),
+    )
     rt = Runtime(
         settings=settings,
         engine=engine,
@@ -95,12 +116,14 @@ def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: 
         clock=clock,
         content=content,
         events=events,
-        risk=risk or RuleRiskChecker.from_content(),
+        risk=risk or ModelledRiskChecker.from_content(),
         outbox=outbox,
         channels=channels,
+        health=health,
+        metrics=metrics,
     )
     channels["webchat"] = WebChatChannel(events)
-    rt.scheduler = Scheduler(rt, JOB_HANDLERS)
+    rt.scheduler = Scheduler(rt, JOB_HANDLERS, lease=timedelta(seconds=settings.claim_lease_seconds))
     return rt
 
 
@@ -114,6 +137,7 @@ async def _start_channels(rt: Runtime) -> None:
         settings.telegram_api_url,
         rt.content,
         poll_timeout=settings.telegram_poll_timeout,
+        send_timeout=settings.telegram_send_timeout,
     )
     await channel.start()
     rt.telegram = channel
@@ -147,7 +171,7 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(FastAPIHTTPException)
     async def _http_error(request: Request, exc: FastAPIHTTPException) -> Response:
-        if request.url.path.startswith(("/telegram", "/healthz", "/readyz")) or "text/html" not in request.headers.get("accept", "text/html"):
+        if request.url.path.startswith(("/telegram", "/healthz", "/readyz", "/metrics")) or "text/html" not in request.headers.get("accept", "text/html"):
             return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
         return app.state.templates.TemplateResponse(
             request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,9 +13,11 @@ from bot.events import Event
 from bot.media import fetch_media
 from bot.runtime import Runtime
 from bot.services.message import do_record_inbound
+from bot.services.risk import RiskAssessment
 from bot.services.young_person import audience
 from handlers import HANDLERS, InboundEvent, Turn
 from models import ChannelLink, ConversationState, InboundReceipt, StaffMember, YoungPerson
+from models.channel import address_key
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()
@@ -22,7 +25,17 @@ _background: set[asyncio.Task[None]] = set()
 
 async def receive(rt: Runtime, event: InboundEvent) -> Turn | None:
     """Handle one inbound event exactly once, whatever channel it came from."""
+    # Safeguarding comes before anything else happens to the words (issue: safeguarding), and
+    # before the database: an urgent message gets help even while the database holds it up.
+    risk = rt.risk.assess(event.text) if event.text else None
+    async with rt.lifeline.watch(rt, event, risk):
+        return await _handle(rt, event, risk)
+
+
+async def _handle(rt: Runtime, event: InboundEvent, risk: RiskAssessment | None) -> Turn | None:
+    """Store an event, let the handlers answer it in the same transaction, then deliver."""
     now = rt.now()
+    started = time.monotonic()
     try:
         async with rt.db() as session, session.begin():
             if event.receipt is not None:
@@ -32,9 +45,8 @@ async def receive(rt: Runtime, event: InboundEvent) -> Turn | None:
                 session.add(InboundReceipt(source=event.receipt[0], update_id=event.receipt[1], received_at=now))
             turn = Turn(rt, session, event, now)
             await _identify(turn)
-            # Safeguarding comes before anything else happens to the words (issue: safeguarding).
             words = event.text
-            turn.risk = rt.risk.assess(words) if words else None
+            turn.risk = risk
             if turn.young_person is not None and turn.link is not None:
                 turn.message = await do_record_inbound(
                     session,
@@ -55,6 +67,9 @@ async def receive(rt: Runtime, event: InboundEvent) -> Turn | None:
             log.info("update %s:%s handled concurrently elsewhere", *event.receipt)
             return None
         raise
+    rt.metrics.inbound_seconds.observe(time.monotonic() - started)
+    if turn.message is not None:
+        rt.metrics.received.labels(event.channel).inc()
     _after_commit(rt, turn)
     return turn
 
@@ -62,7 +77,7 @@ async def receive(rt: Runtime, event: InboundEvent) -> Turn | None:
 async def _identify(turn: Turn) -> None:
     link = await turn.session.scalar(
         select(ChannelLink).where(
-            ChannelLink.kind == turn.event.channel, ChannelLink.address == turn.event.address
+            ChannelLink.kind == turn.event.channel, ChannelLink.address_key == address_key(turn.event.address)
         )
     )
     if link is None:

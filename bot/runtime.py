@@ -12,6 +12,9 @@ from bot.channels.base import Channel
 from bot.clock import Clock
 from bot.content import Content
 from bot.events import EventBus
+from bot.health import Health
+from bot.lifeline import Lifeline
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from config.settings import Settings
 
@@ -34,6 +37,9 @@ class Runtime:
     channels: dict[str, Channel] = field(default_factory=dict)
     telegram: TelegramChannel | None = None
     scheduler: Scheduler | None = None
+    health: Health = field(default_factory=Health)
+    lifeline: Lifeline = field(default_factory=Lifeline)
+    metrics: Metrics = field(default_factory=Metrics)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -43,9 +43,19 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
+    # How long to wait for the Bot API to answer a send before treating it as failed and retrying.
+    telegram_send_timeout: float = Field(default=15, gt=0, le=120)
 
     alert_escalation_minutes: float = Field(default=15, gt=0)
+    # An urgent message whose stored reply is not committed this soon (a slow or unreachable
+    # database) gets the helplines straight through the channel (bot/lifeline.py); 0: at once.
+    crisis_reply_seconds: float = Field(default=5, ge=0, le=60)
     scheduler_interval_seconds: float = Field(default=5.0, ge=0)
+    # A job or an outgoing message claimed this long ago by a process that never finished it (it
+    # stopped or crashed) is taken over by another; longer than any job or delivery with its retries.
+    claim_lease_seconds: float = Field(default=300, gt=0)
+    # When set, /metrics answers only a scraper sending it as a bearer token.
+    metrics_token: SecretStr | None = None
     invite_ttl_days: int = Field(default=7, ge=1, le=60)
     out_of_hours_phone: str = "your council's out-of-hours line"
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)

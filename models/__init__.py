@@ -3,6 +3,7 @@
 from models.alert import Alert, AlertAction, DutyShift, SafetyPlan
 from models.appointment import Appointment, AppointmentAnswer, AppointmentStatus
 from models.audit import AuditEvent
+from models.canned_reply import CannedReply
 from models.base import Base
 from models.channel import ChannelKind, ChannelLink, ChannelStatus
 from models.checkin import CheckIn, CheckInSchedule, CheckInSource
@@ -11,6 +12,8 @@ from models.flag import Flag
 from models.invite import Invite
 from models.job import Job, JobState
 from models.missing import MissingEpisode
+from models.placement import PlacementMove
+from models.note import Note
 from models.message import (
     ContentKind,
     DeliveryStatus,
@@ -27,6 +30,8 @@ from models.wellbeing import ResponseStatus, WellbeingAnswer, WellbeingPlan, Wel
 
 __all__ = [
     "AuditEvent",
+    "CannedReply",
+    "Note",
     "Appointment",
     "AppointmentAnswer",
     "AppointmentStatus",
@@ -53,6 +58,7 @@ __all__ = [
     "MediaBlob",
     "Message",
     "MissingEpisode",
+    "PlacementMove",
     "SenderKind",
     "StaffMember",
     "StaffRole",

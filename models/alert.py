@@ -13,7 +13,10 @@ from models.crypto import EncryptedText
 
 class Alert(Base):
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_open", "closed_at", "raised_at"),)
+    __table_args__ = (
+        Index("ix_alerts_open", "closed_at", "raised_at"),
+        Index("ix_alerts_raised", "raised_at"),  # dashboards: alerts raised in a period
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"), index=True)

@@ -29,7 +29,10 @@ class AppointmentAnswer(StrEnum):
 
 class Appointment(Base):
     __tablename__ = "appointments"
-    __table_args__ = (Index("ix_appointments_young_person_starts", "young_person_id", "starts_at"),)
+    __table_args__ = (
+        Index("ix_appointments_young_person_starts", "young_person_id", "starts_at"),
+        Index("ix_appointments_starts", "starts_at"),  # dashboards: appointments due in a period
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))

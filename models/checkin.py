@@ -37,7 +37,12 @@ class CheckIn(Base):
     """One check-in sent, and its answer or its miss, with times for the statistics."""
 
     __tablename__ = "checkins"
-    __table_args__ = (Index("ix_checkins_young_person_sent", "young_person_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_checkins_young_person_sent", "young_person_id", "sent_at"),
+        # Dashboards: check-ins in a period, counted from the index alone.
+        Index("ix_checkins_sent", "sent_at", "young_person_id", "answered_at", "missed"),
+        Index("ix_checkins_answered", "answered_at", "answer", "young_person_id"),  # dashboards: good news shared
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))

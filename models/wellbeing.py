@@ -40,7 +40,10 @@ class WellbeingResponse(Base):
     """One questionnaire sent to (or started by) a young person, with its scores so far."""
 
     __tablename__ = "wellbeing_responses"
-    __table_args__ = (Index("ix_wellbeing_responses_young_person_started", "young_person_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_wellbeing_responses_young_person_started", "young_person_id", "started_at"),
+        Index("ix_wellbeing_responses_questionnaire_completed", "questionnaire", "completed_at"),  # dashboards
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))
@@ -59,7 +62,10 @@ class WellbeingAnswer(Base):
     """One answer (a number, a choice, words, or a skip) to one question, with its time."""
 
     __tablename__ = "wellbeing_answers"
-    __table_args__ = (UniqueConstraint("response_id", "question", name="uq_wellbeing_answers_response_question"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "question", name="uq_wellbeing_answers_response_question"),
+        Index("ix_wellbeing_answers_answered", "answered_at"),  # dashboards: answers in a period
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("wellbeing_responses.id", ondelete="CASCADE"), index=True)

@@ -122,3 +122,85 @@ def line_chart(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _nice_top(value: float) -> float:
+    """Round a scale's top up to 1, 2 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** len(str(int(value))) / 10 if value >= 1 else 1.0
+    for step in (1, 2, 5, 10):
+        if value <= step * power:
+            return step * power
+    return value
+
+
+def weekly_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float | None], written: Sequence[str]) -> Markup:
+    """Draw a figure week by week from 0: a line through the weeks that have a value, each point's value written."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    top = _nice_top(max((v for v in values if v is not None), default=0.0))
+
+    def x(i: int) -> float:
+        return LEFT + plot_w / 2 if len(values) == 1 else LEFT + PAD + (plot_w - 2 * PAD) * i / (len(values) - 1)
+
+    def y(value: float) -> float:
+        return TOP + plot_h * (1 - value / top)
+
+    said = ", ".join(f"{label}: {text}" for label, text in zip(labels, written, strict=True))
+    cid = escape(chart_id)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" class="chart" id="{cid}">',
+        f'<title id="{cid}-title">{escape(title)}</title><desc id="{cid}-desc">{escape(title)}, week by week: {escape(said)}.</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+    ]
+    for mark in (0.0, top):
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(mark):.1f}" y2="{y(mark):.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y(mark) + 4:.1f}" text-anchor="end" fill="{MUTED}" {FONT}>{number(mark)}</text>')
+    run: list[str] = []
+    for i, value in enumerate([*values, None]):
+        if value is not None:
+            run.append(f"{x(i):.1f},{y(value):.1f}")
+            continue
+        if len(run) > 1:  # a week with no value breaks the line rather than pretending it was 0
+            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="{INK}" stroke-width="2" stroke-linejoin="round"/>')
+        run = []
+    xs = [x(i) for i in range(len(values))]
+    labelled = _labelled(xs)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        parts.append(f'<circle cx="{xs[i]:.1f}" cy="{y(value):.1f}" r="3.5" fill="{INK}" stroke="#ffffff" stroke-width="1.5"/>')
+        if i in labelled:
+            above = y(value) - 8 if y(value) - 8 > TOP - 4 else y(value) + 16
+            parts.append(f'<text x="{xs[i]:.1f}" y="{above:.1f}" text-anchor="middle" fill="{INK}" font-weight="700" {FONT}>{escape(written[i])}</text>')
+    for i in sorted({0, len(values) - 1}) if values else []:
+        anchor = "middle" if len(values) == 1 else ("start" if i == 0 else "end")
+        at = xs[i] if len(values) == 1 else (LEFT if i == 0 else WIDTH - RIGHT)
+        parts.append(f'<text x="{at:.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" fill="{MUTED}" {FONT}>{escape(labels[i])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, float]]) -> Markup:
+    """Draw a breakdown as horizontal bars in one grey, each with its label and value written."""
+    bar, gap, label_w, width = 18, 8, 150, 420
+    height = max(1, len(rows)) * (bar + gap) + gap
+    top = max((v for _, v in rows), default=0.0) or 1.0
+    said = ", ".join(f"{label}: {number(value)}" for label, value in rows) or "none"
+    cid = escape(chart_id)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" class="chart bars" id="{cid}">',
+        f'<title id="{cid}-title">{escape(title)}</title><desc id="{cid}-desc">{escape(title)}: {escape(said)}.</desc>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    room = width - label_w - 50
+    for i, (label, value) in enumerate(rows):
+        y = gap + i * (bar + gap)
+        length = room * value / top
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" fill="{INK}" {FONT}>{escape(label[:24])}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar}" fill="{MUTED}"/>')
+        parts.append(f'<text x="{label_w + length + 6:.1f}" y="{y + bar - 5}" fill="{INK}" font-weight="700" {FONT}>{number(value)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -55,7 +55,7 @@ SECTIONS: dict[str, Section] = {
         Section("young_people", hidden=frozenset({"name_index"}), blank=ERASED),  # keyed hashes of their name
         Section("channel_links", drop=True),  # a web chat's address is a token hash: see _exported
         Section("invites", hidden=frozenset({"code_hash"}), drop=True),  # no invite may link an erased record
-        Section("messages", blank={"body": None, "meta": {}, "external_id": None, "delivery_error": None}),
+        Section("messages", hidden=frozenset({"claimed_by"}), blank={"body": None, "meta": {}, "external_id": None, "delivery_error": None}),
         Section("media", parent=("message_id", "messages"), hidden=frozenset({"data"}), drop=True),
         Section("conversation_states", drop=True),
         Section("checkin_schedules", drop=True),
@@ -69,8 +69,11 @@ SECTIONS: dict[str, Section] = {
         Section("safety_plans", drop=True),
         Section("flags", blank={"detail": {}}),
         Section("missing_episodes", blank={"note": "", "end_note": ""}),
+        Section("placement_moves", blank={"note": None}),
         Section("team_members"),
         Section("handovers", blank={"note": ""}),
+        # Staff's private notes are personal data about the young person: exported with the rest, gone when erased.
+        Section("notes", drop=True),
         Section("jobs", hidden=frozenset({"claimed_by"}), blank={"payload": {}}),
         Section("audit_events", keep=True, staff=("actor_staff_id",)),
     )
@@ -81,6 +84,7 @@ NOT_ABOUT_ONE_YOUNG_PERSON: dict[str, str] = {
     "duty_shifts": "the duty rota",
     "leave_periods": "staff leave (cover shows in the team and the messages)",
     "inbound_receipts": "update numbers only, so each update is handled once",
+    "canned_replies": "each worker's own ready-made replies, about nobody in particular",
 }
 
 
@@ -120,6 +124,7 @@ def _plain(value: Any) -> Any:
 
 def _exported(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     out = {name: _plain(value) for name, value in row.items()}
+    out.pop("address_key", None)  # a keyed hash for lookups: says nothing to the young person
     if table.name == "channel_links" and row["kind"] == "webchat":
         out.pop("address")  # the hash of the private link's token: never handed out
     return out

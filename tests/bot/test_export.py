@@ -39,6 +39,7 @@ from models import (
     MediaBlob,
     Message,
     MissingEpisode,
+    PlacementMove,
     SafetyPlan,
     StaffRole,
     TeamMember,
@@ -65,6 +66,7 @@ WORDS = {
     "missing": "Last seen at the bus station",
     "safety_plan": "Call my nan Rose",
     "handover": "Handing over while Jo changes team",
+    "placement": "Moved to the Elm Road foster home",
 }
 NAMES = ("Samira Haddad", "Sam")
 
@@ -118,6 +120,7 @@ async def _seed(url: str) -> tuple[int, int]:
             )
             await do_record_alert_action(session, NOW, alert, jo, WORDS["alert_action"])
             session.add(MissingEpisode(young_person_id=sam.id, started_at=NOW - timedelta(days=9), started_by_id=jo.id, note=WORDS["missing"], ended_at=NOW - timedelta(days=8)))
+            session.add(PlacementMove(young_person_id=sam.id, moved_at=NOW - timedelta(days=3), recorded_by_id=jo.id, note=WORDS["placement"], created_at=NOW))
             await do_save_safety_plan(session, NOW, sam.id, jo.id, warning_signs="", things_that_help=WORDS["safety_plan"], people_and_places="", who_to_call="")
             session.add(TeamMember(young_person_id=sam.id, staff_id=ali.id, role="life coach", added_at=NOW, added_by_id=jo.id))
             session.add(Handover(young_person_id=sam.id, from_staff_id=ali.id, to_staff_id=jo.id, by_staff_id=jo.id, at=NOW, note=WORDS["handover"]))
@@ -199,7 +202,7 @@ def test_export_holds_everything_about_sam_and_nothing_about_kai(env: dict[str, 
     tables = export["tables"]
     assert export["young_person_id"] == sam and tables["young_people"][0]["full_name"] == "Samira Haddad"
     for name in ("channel_links", "invites", "messages", "media", "checkin_schedules", "checkins", "wellbeing_responses",
-                 "wellbeing_answers", "appointments", "alerts", "alert_actions", "flags", "missing_episodes",
+                 "wellbeing_answers", "appointments", "alerts", "alert_actions", "flags", "missing_episodes", "placement_moves",
                  "safety_plans", "team_members", "handovers", "audit_events"):
         assert tables[name], f"nothing exported from {name}"
     dump = json.dumps(export, ensure_ascii=False)

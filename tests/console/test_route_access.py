@@ -16,8 +16,9 @@ from tests.conftest import Service
 from tests.e2e.test_telegram_loop import invite_for
 from tests.e2e.test_webchat_loop import join_webchat
 
-# Public on purpose: signing in, health checks, the Telegram webhook (secret header), web chat (secret link).
-PUBLIC = re.compile(r"^/(|login|login/2fa|healthz|readyz|telegram/webhook|c/.*)$")
+# Public on purpose: signing in, health checks, Prometheus figures (counts only, optional bearer token),
+# the Telegram webhook (secret header), web chat (secret link).
+PUBLIC = re.compile(r"^/(|login|login/2fa|healthz|readyz|metrics|telegram/webhook|c/.*)$")
 # Ids that belong to a young person's record: another key worker must get 403 or 404 for them.
 DENIED = {403, 404}
 # A form missing its fields is refused (422) before anything is looked up: that reveals nothing either.

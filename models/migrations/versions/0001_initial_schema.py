@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 11:32:03.963413
+Create Date: 2026-12-01 03:54:35.938509
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_username'))
     )
+    op.create_table('canned_replies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=80), nullable=False),
+    sa.Column('body', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_canned_replies_staff_id_staff'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_canned_replies'))
+    )
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_canned_replies_staff_id'), ['staff_id'], unique=False)
+
     op.create_table('duty_shifts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('staff_id', sa.Integer(), nullable=False),
@@ -156,20 +170,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments'))
     )
     with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.create_index('ix_appointments_starts', ['starts_at'], unique=False)
         batch_op.create_index('ix_appointments_young_person_starts', ['young_person_id', 'starts_at'], unique=False)
 
     op.create_table('channel_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('young_person_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('address', sa.String(length=128), nullable=False),
+    sa.Column('address', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('address_key', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('unreachable_since', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('linked_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_inbound_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_channel_links_young_person_id_young_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_links')),
-    sa.UniqueConstraint('kind', 'address', name=op.f('uq_channel_links_kind'))
+    sa.UniqueConstraint('kind', 'address_key', name=op.f('uq_channel_links_kind'))
     )
     with op.batch_alter_table('channel_links', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_channel_links_young_person_id'), ['young_person_id'], unique=False)
@@ -283,13 +299,17 @@ def upgrade() -> None:
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('read_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_messages_staff_id_staff')),
     sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_messages_young_person_id_young_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_created_sender', ['created_at', 'sender_kind', 'young_person_id', 'staff_id'], unique=False)
         batch_op.create_index('ix_messages_unread', ['young_person_id', 'direction', 'read_at'], unique=False)
         batch_op.create_index('ix_messages_young_person_created', ['young_person_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_messages_young_person_sender_created', ['young_person_id', 'sender_kind', 'created_at'], unique=False)
 
     op.create_table('missing_episodes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -309,6 +329,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('missing_episodes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_missing_episodes_young_person_id'), ['young_person_id'], unique=False)
+
+    op.create_table('notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('body', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('written_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_notes_staff_id_staff'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_notes_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notes'))
+    )
+    with op.batch_alter_table('notes', schema=None) as batch_op:
+        batch_op.create_index('ix_notes_young_person_written', ['young_person_id', 'written_at'], unique=False)
+
+    op.create_table('placement_moves',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('moved_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=False),
+    sa.Column('note', models.crypto.EncryptedText(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['staff.id'], name=op.f('fk_placement_moves_recorded_by_id_staff')),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_placement_moves_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placement_moves'))
+    )
+    with op.batch_alter_table('placement_moves', schema=None) as batch_op:
+        batch_op.create_index('ix_placement_moves_young_person_moved', ['young_person_id', 'moved_at'], unique=False)
 
     op.create_table('safety_plans',
     sa.Column('young_person_id', sa.Integer(), nullable=False),
@@ -368,6 +415,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_wellbeing_responses'))
     )
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_wellbeing_responses_questionnaire_completed', ['questionnaire', 'completed_at'], unique=False)
         batch_op.create_index('ix_wellbeing_responses_young_person_started', ['young_person_id', 'started_at'], unique=False)
 
     op.create_table('alerts',
@@ -392,6 +440,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_open', ['closed_at', 'raised_at'], unique=False)
+        batch_op.create_index('ix_alerts_raised', ['raised_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_young_person_id'), ['young_person_id'], unique=False)
 
     op.create_table('checkins',
@@ -414,6 +463,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkins'))
     )
     with op.batch_alter_table('checkins', schema=None) as batch_op:
+        batch_op.create_index('ix_checkins_answered', ['answered_at', 'answer', 'young_person_id'], unique=False)
+        batch_op.create_index('ix_checkins_sent', ['sent_at', 'young_person_id', 'answered_at', 'missed'], unique=False)
         batch_op.create_index('ix_checkins_young_person_sent', ['young_person_id', 'sent_at'], unique=False)
 
     op.create_table('media',
@@ -439,6 +490,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('response_id', 'question', name='uq_wellbeing_answers_response_question')
     )
     with op.batch_alter_table('wellbeing_answers', schema=None) as batch_op:
+        batch_op.create_index('ix_wellbeing_answers_answered', ['answered_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_wellbeing_answers_response_id'), ['response_id'], unique=False)
 
     op.create_table('alert_actions',
@@ -466,20 +518,25 @@ def downgrade() -> None:
     op.drop_table('alert_actions')
     with op.batch_alter_table('wellbeing_answers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_wellbeing_answers_response_id'))
+        batch_op.drop_index('ix_wellbeing_answers_answered')
 
     op.drop_table('wellbeing_answers')
     op.drop_table('media')
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('ix_checkins_young_person_sent')
+        batch_op.drop_index('ix_checkins_sent')
+        batch_op.drop_index('ix_checkins_answered')
 
     op.drop_table('checkins')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alerts_young_person_id'))
+        batch_op.drop_index('ix_alerts_raised')
         batch_op.drop_index('ix_alerts_open')
 
     op.drop_table('alerts')
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_wellbeing_responses_young_person_started')
+        batch_op.drop_index('ix_wellbeing_responses_questionnaire_completed')
 
     op.drop_table('wellbeing_responses')
     op.drop_table('wellbeing_plans')
@@ -489,13 +546,23 @@ def downgrade() -> None:
 
     op.drop_table('team_members')
     op.drop_table('safety_plans')
+    with op.batch_alter_table('placement_moves', schema=None) as batch_op:
+        batch_op.drop_index('ix_placement_moves_young_person_moved')
+
+    op.drop_table('placement_moves')
+    with op.batch_alter_table('notes', schema=None) as batch_op:
+        batch_op.drop_index('ix_notes_young_person_written')
+
+    op.drop_table('notes')
     with op.batch_alter_table('missing_episodes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_missing_episodes_young_person_id'))
 
     op.drop_table('missing_episodes')
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_young_person_sender_created')
         batch_op.drop_index('ix_messages_young_person_created')
         batch_op.drop_index('ix_messages_unread')
+        batch_op.drop_index('ix_messages_created_sender')
 
     op.drop_table('messages')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
@@ -523,6 +590,7 @@ def downgrade() -> None:
     op.drop_table('channel_links')
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.drop_index('ix_appointments_young_person_starts')
+        batch_op.drop_index('ix_appointments_starts')
 
     op.drop_table('appointments')
     with op.batch_alter_table('young_people', schema=None) as batch_op:
@@ -542,6 +610,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_duty_shifts_time')
 
     op.drop_table('duty_shifts')
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_canned_replies_staff_id'))
+
+    op.drop_table('canned_replies')
     op.drop_table('staff')
     op.drop_table('inbound_receipts')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:

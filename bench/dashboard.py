@@ -1,0 +1,154 @@
+"""Seed a council-sized service and print how long each dashboard indicator and the whole page take.
+
+At --scale 1: 10,000 young people, 500 staff and 2,000,000 messages over 26 weeks, with check-ins,
+appointments (and their reminders), alerts, missing episodes, wellbeing and listened-to answers,
+handovers, teams, leave and placement moves. Rows go in with bulk inserts (SQLite executemany,
+PostgreSQL COPY), with a progress bar. Runs on SQLite (a temp file) and, when
+KEYWORKER_TEST_DATABASE_URL is set, on a private database made next to it (and dropped afterwards).
+
+Run from the repository root:
+    .venv/bin/python -m bench.dashboard [--scale 1] [--runs 5] [--only sqlite|postgresql] [--sqlite-file PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from bench.dashboard_seed import NOW, seed_postgres, seed_sqlite
+from bot.keys import load_keyring
+from bot.services.indicators import GROUPS, Scope, ScopeKind, compute_dashboard, make_period
+from bot.services.indicators.show import show_dashboard
+from config.settings import Settings
+from console.templating import build_templates
+from models import crypto
+from models.db import create_engine, create_sessionmaker
+from models.migrate import upgrade
+
+console = Console(stderr=True)
+
+
+@asynccontextmanager
+async def private_postgres(base_url: str) -> AsyncIterator[str]:
+    """Create a database of our own next to base_url (as the tests do) and drop it afterwards."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    base_url = base_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    name = f"keyworker_bench_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def render(settings: Settings, board, tables, shown) -> str:  # type: ignore[no-untyped-def]
+    """Render the page's template as the route does (a stand-in request: the page needs only its path)."""
+    templates = build_templates(settings.tz)
+    request = SimpleNamespace(
+        state=SimpleNamespace(staff=SimpleNamespace(role="manager", display_name="Priya"), csrf_token="x"),
+        url=SimpleNamespace(path="/dashboard", query=""), app=SimpleNamespace(state=SimpleNamespace()),
+    )
+    context = {
+        "request": request, "shown": shown, "period": board.period, "scope": board.scope, "periods": (),
+        "filters": {"period": board.period.name, "first": "", "last": "", "scope": "service", "staff_id": None},
+        "is_manager": True, "staff_choices": [], "export_query": "period=4weeks", "csv_tables": (), "version": "1",
+    }
+    return templates.get_template("dashboard/page.html").render(context)
+
+
+async def timed(runs: int, make) -> float:  # type: ignore[no-untyped-def]
+    """Run a coroutine factory several times; return the median wall time in milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await make()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def measure(url: str, settings: Settings, runs: int) -> dict[str, float]:
+    engine = create_engine(url)
+    db = create_sessionmaker(engine)
+    period = make_period("4weeks", NOW.astimezone(settings.tz).date(), settings.tz)
+    results: dict[str, float] = {}
+    try:
+        async with db() as session:
+            service = Scope()
+            for module in GROUPS:
+                name = module.__name__.rsplit(".", 1)[-1]
+                results[name] = await timed(runs, lambda n=name: compute_dashboard(session, period, service, NOW, (n,)))
+            results["tables (workers, teams)"] = await timed(runs, lambda: compute_dashboard(session, period, service, NOW, ("none",), tables=True))
+
+            async def page(scope: Scope, only: int | None = None) -> str:
+                board = await compute_dashboard(session, period, scope, NOW, tables=True, own=only)
+                return render(settings, board, board.tables, show_dashboard(board, board.tables))
+
+            results["whole page, service"] = await timed(runs, lambda: page(service))
+            results["whole page, one key worker"] = await timed(runs, lambda: page(Scope(ScopeKind.WORKER, 1), 1))
+    finally:
+        await engine.dispose()
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = 10,000 young people, 500 staff, 2,000,000 messages")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
+    parser.add_argument("--sqlite-file", type=Path, default=None, help="keep the seeded SQLite file here; reuse it if it exists")
+    args = parser.parse_args()
+    pg_url = os.environ.get("KEYWORKER_TEST_DATABASE_URL")
+    columns: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(database_url="sqlite+aiosqlite:///x", data_dir=Path(tmp), secret_key="b" * 40)
+        crypto.configure(load_keyring(settings))
+        if args.only in (None, "sqlite"):
+            path = args.sqlite_file or Path(tmp) / "bench.db"
+            url = f"sqlite+aiosqlite:///{path}"
+            if path.exists():
+                counts = {"(reused)": 0}
+            else:
+                await upgrade(url)
+                counts = seed_sqlite(path, args.scale, console)
+            columns["SQLite"] = await measure(url, settings, args.runs)
+        if args.only in (None, "postgresql") and pg_url:
+            async with private_postgres(pg_url) as url:
+                await upgrade(url)
+                counts = await seed_postgres(url, args.scale, console)
+                columns["PostgreSQL"] = await measure(url, settings, args.runs)
+    console.print("Seeded: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+    table = RichTable(title=f"Dashboard, last 4 weeks, median of {args.runs} runs (ms)")
+    table.add_column("indicator")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for key in next(iter(columns.values())):
+        table.add_row(key, *[f"{columns[c][key]:,.1f}" for c in columns])
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

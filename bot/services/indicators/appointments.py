@@ -1,0 +1,34 @@
+"""Appointments by when they were due: reminded, confirmed, attended, missed, cancelled, attendance rate."""
+
+from __future__ import annotations
+
+from bot.services.appointment_reminder import REMINDER
+from bot.services.indicators.figures import Group, figure, ratio
+from bot.services.indicators.sql import Ctx
+
+
+async def compute(ctx: Ctx) -> Group:
+    """Count appointments due in each window by what happened to them."""
+    reminded = (
+        f"EXISTS (SELECT 1 FROM jobs j WHERE j.young_person_id = a.young_person_id AND j.kind = '{REMINDER}' "
+        f"AND j.state = 'done' AND {ctx.json_num('j.payload', 'appointment_id')} = a.id)"
+    )
+    total, was_reminded, confirmed, attended, missed, cancelled = await ctx.by_group_many(
+        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN {reminded} THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.answer = 'yes' THEN 1 ELSE 0 END), SUM(CASE WHEN a.status = 'attended' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN a.status = 'missed' THEN 1 ELSE 0 END), SUM(CASE WHEN a.status = 'cancelled' THEN 1 ELSE 0 END) "
+        f"FROM appointments a JOIN grp ON {ctx.in_group('a.starts_at')} "
+        f"{ctx.join_at('a.young_person_id', 'a.starts_at')} GROUP BY grp.g",
+        6,
+    )
+    kept_or_not = {g: (attended.get(g) or 0) + (missed.get(g) or 0) for g in attended}
+    w = ctx.weeks
+    return Group("appointments", "Appointments", (
+        figure("appointments.due", "Appointments due", "count", total, w),
+        figure("appointments.reminded", "Reminded", "count", was_reminded, w),
+        figure("appointments.confirmed", "Confirmed by the young person", "count", confirmed, w, True),
+        figure("appointments.attended", "Attended", "count", attended, w, True),
+        figure("appointments.missed", "Missed", "count", missed, w, False),
+        figure("appointments.cancelled", "Cancelled", "count", cancelled, w),
+        figure("appointments.attendance_rate", "Attendance rate", "percent", ratio(attended, kept_or_not), w, True),
+    ))

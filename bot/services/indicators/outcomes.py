@@ -1,0 +1,66 @@
+"""Outcomes next to engagement: missing episodes, placement moves, crisis alerts, and who was in contact."""
+
+from __future__ import annotations
+
+from bot.services.indicators.figures import TOTAL, Breakdown, Group, figure
+from bot.services.indicators.sql import MEDIAN, Ctx
+
+
+async def compute(ctx: Ctx) -> Group:
+    """Count missing episodes (and time to first contact), placement moves and crisis alerts."""
+    episodes, open_ = await ctx.by_group_many(
+        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN e.ended_at IS NULL THEN 1 ELSE 0 END) FROM missing_episodes e "
+        f"JOIN grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')} GROUP BY grp.g",
+        2,
+    )
+    (contact,) = await ctx.percentiles(
+        f"{ctx.with_()} SELECT grp.g AS g, {ctx.secs('e.started_at', 'e.first_contact_at')} AS v FROM missing_episodes e "
+        f"JOIN grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')}",
+        (MEDIAN,),
+    )
+    moves = await ctx.by_group(
+        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM placement_moves p JOIN grp ON {ctx.in_group('p.moved_at')} "
+        f"{ctx.join_at('p.young_person_id', 'p.moved_at')} GROUP BY grp.g"
+    )
+    crisis = await ctx.by_group(
+        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM alerts a JOIN grp ON {ctx.in_group('a.raised_at')} "
+        f"{ctx.join_at('a.young_person_id', 'a.raised_at')} WHERE a.level = 'urgent' GROUP BY grp.g"
+    )
+    # In regular contact over the period: wrote or answered a check-in in at least half its weeks.
+    half = (ctx.weeks + 1) // 2
+    weeks_in_touch = (
+        "touch AS (SELECT x.young_person_id AS yp, COUNT(DISTINCT grp.g) AS weeks FROM ("
+        "SELECT m.young_person_id, m.created_at AS t FROM messages m WHERE m.sender_kind = 'young_person' "
+        f"AND m.created_at >= {ctx.ts(ctx.period.start)} AND m.created_at < {ctx.ts(ctx.period.end)} UNION ALL "
+        "SELECT c.young_person_id, c.answered_at FROM checkins c WHERE c.answered_at IS NOT NULL "
+        f"AND c.answered_at >= {ctx.ts(ctx.period.start)} AND c.answered_at < {ctx.ts(ctx.period.end)}) AS x "
+        f"JOIN grp ON {ctx.in_group('x.t')} AND grp.g >= 0 AND grp.g < {ctx.weeks} GROUP BY x.young_person_id)"
+    )
+    people = (
+        "people AS (SELECT DISTINCT y.id AS yp FROM young_people y "
+        f"JOIN grp ON grp.g = {TOTAL} AND y.created_at < grp.ge AND (y.left_service_at IS NULL OR y.left_service_at >= grp.gs) "
+        f"{ctx.join_during('y.id')}), "
+        "counted AS (SELECT p.yp, CASE WHEN COALESCE(t.weeks, 0) >= "
+        f"{half} THEN 1 ELSE 0 END AS regular, (SELECT COUNT(*) FROM missing_episodes e WHERE e.young_person_id = p.yp "
+        f"AND e.started_at >= {ctx.ts(ctx.period.start)} AND e.started_at < {ctx.ts(ctx.period.end)}) AS missing "
+        "FROM people p LEFT JOIN touch t ON t.yp = p.yp)"
+    )
+    split = await ctx.rows(
+        f"{ctx.with_(weeks_in_touch, people)} SELECT regular, COUNT(*), SUM(missing) FROM counted GROUP BY regular"
+    )
+    rows = []
+    for regular, people, missing in sorted(split, key=lambda r: -int(r[0])):
+        name = "In regular contact" if regular else "Not in regular contact"
+        rows.append((f"{name}: missing episodes per 10 young people ({int(people)} young people)", round(10 * missing / people, 2) if people else 0.0))
+    w = ctx.weeks
+    return Group(
+        "outcomes", "Outcomes next to engagement",
+        (
+            figure("outcomes.missing_episodes", "Missing episodes", "count", episodes, w, False),
+            figure("outcomes.missing_open", "Missing episodes still open", "count", open_, w, False),
+            figure("outcomes.missing_first_contact_median", "Time to first contact when missing, median", "seconds", contact, w, False),
+            figure("outcomes.placement_moves", "Placement moves", "count", moves, w, False),
+            figure("outcomes.crisis_alerts", "Crisis (urgent) alerts", "count", crisis, w, False),
+        ),
+        (Breakdown("outcomes.missing_by_contact", "Missing episodes by regular contact", tuple(rows)),),
+    )

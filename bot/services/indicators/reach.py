@@ -1,0 +1,56 @@
+"""Reach: young people on caseloads, linked to a channel, who wrote, and who cannot be reached."""
+
+from __future__ import annotations
+
+from bot.services.indicators.figures import Group, figure
+from bot.services.indicators.sql import MEDIAN, Ctx
+
+# On a caseload in the window: added before it ended, not gone before it began, in scope at some time in it.
+_ON = (
+    "FROM young_people y JOIN grp ON y.created_at < grp.ge "
+    "AND (y.left_service_at IS NULL OR y.left_service_at >= grp.gs) "
+    "AND (y.erased_at IS NULL OR y.erased_at >= grp.gs) {during}"
+)
+
+# When a young person became unreachable: opted out, or every channel they have is blocked.
+_SINCE = (
+    "(SELECT CASE WHEN COUNT(*) > 0 AND COUNT(*) = SUM(CASE WHEN c.status = 'unreachable' THEN 1 ELSE 0 END) "
+    "THEN MAX(c.unreachable_since) END FROM channel_links c WHERE c.young_person_id = y.id)"
+)
+
+
+async def compute(ctx: Ctx) -> Group:
+    """Count who is on the caseloads, linked, writing, and unreachable (and for how long)."""
+    on = _ON.format(during=ctx.join_during("y.id"))
+    on_caseload = await ctx.by_group(f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id) {on} GROUP BY grp.g")
+    linked = await ctx.by_group(
+        f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id) {on} AND y.linked_at IS NOT NULL AND y.linked_at < grp.ge GROUP BY grp.g"
+    )
+    wrote = await ctx.by_group(
+        f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT m.young_person_id) FROM messages m "
+        f"JOIN grp ON {ctx.in_group('m.created_at')} {ctx.join_at('m.young_person_id', 'm.created_at')} "
+        "WHERE m.sender_kind = 'young_person' GROUP BY grp.g"
+    )
+    # Unreachable as of the window's end (or now, for a window still running): from the current state,
+    # since a channel that works again keeps no history of having been blocked.
+    edge = f"CASE WHEN grp.ge < {ctx.ts(ctx.now)} THEN grp.ge ELSE {ctx.ts(ctx.now)} END"
+    since = (
+        f"SELECT grp.g AS g, y.id AS yp, {edge} AS edge, CASE WHEN y.opted_out_at IS NOT NULL AND "
+        f"(u.since IS NULL OR y.opted_out_at < u.since) THEN y.opted_out_at ELSE u.since END AS since "
+        f"FROM young_people y JOIN (SELECT y.id AS yp, {_SINCE} AS since FROM young_people y) u ON u.yp = y.id "
+        f"JOIN grp ON y.created_at < grp.ge AND (y.left_service_at IS NULL OR y.left_service_at >= grp.gs) "
+        f"AND (y.erased_at IS NULL OR y.erased_at >= grp.gs) {ctx.join_during('y.id')}"
+    )
+    unreachable_rows = f"SELECT DISTINCT g, yp, edge, since FROM ({since}) AS s WHERE since IS NOT NULL AND since < edge"
+    unreachable = await ctx.by_group(f"{ctx.with_()} SELECT g, COUNT(*) FROM ({unreachable_rows}) AS ur GROUP BY g")
+    (days,) = await ctx.percentiles(
+        f"{ctx.with_()} SELECT g, {ctx.secs('since', 'edge')} / 86400.0 AS v FROM ({unreachable_rows}) AS ur", (MEDIAN,)
+    )
+    w = ctx.weeks
+    return Group("reach", "Reach", (
+        figure("reach.on_caseload", "Young people on caseloads", "count", on_caseload, w),
+        figure("reach.linked", "Linked to a channel", "count", linked, w, True),
+        figure("reach.messaged", "Sent at least one message", "count", wrote, w, True),
+        figure("reach.unreachable", "Unreachable (blocked or opted out)", "count", unreachable, w, False),
+        figure("reach.unreachable_days_median", "Unreachable for (median days)", "days", {g: round(v, 2) for g, v in days.items()}, w, False),
+    ))

@@ -1,0 +1,69 @@
+"""Wellbeing: average scores, the change over the period, and young people whose score got worse."""
+
+from __future__ import annotations
+
+from bot.services.indicators.figures import PREVIOUS, TOTAL, Figure, Group, figure
+from bot.services.indicators.sql import Ctx
+from bot.services.questionnaire import Questionnaire, questionnaires
+
+VOICE = "listened"  # the 'Did you feel listened to?' question is reported under the young person's voice
+
+
+async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
+    """Summarise every score of one questionnaire in one query: window functions, no per-row lookups."""
+    scores = questionnaire.scores
+    each = " UNION ALL ".join(
+        f"SELECT {i} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {ctx.json_num('r.scores', s.id)} AS v "
+        f"FROM wellbeing_responses r WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
+        f"AND r.completed_at < {ctx.ts(ctx.period.end)}"
+        for i, s in enumerate(scores)
+    )
+    # prev_v: the score before this one. For a young person's first score in a window, that is their
+    # last score before the window (their baseline); with none, the first score is its own baseline.
+    s = (
+        f"s AS (SELECT k, yp, t, v, LAG(v) OVER (PARTITION BY k, yp ORDER BY t, rid) AS prev_v, rid "
+        f"FROM ({each}) AS a WHERE v IS NOT NULL)"
+    )
+    x = (
+        "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
+        "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
+        "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t DESC, s.rid DESC) AS last_rank "
+        f"FROM s JOIN grp ON {ctx.in_group('s.t')} {ctx.join_at('s.yp', 's.t')})"
+    )
+    ends = (
+        "ends AS (SELECT k, g, yp, SUM(v) AS total, COUNT(*) AS n, MAX(CASE WHEN last_rank = 1 THEN v END) AS last_v, "
+        "MAX(CASE WHEN first_rank = 1 THEN COALESCE(prev_v, v) END) AS base_v FROM x GROUP BY k, g, yp)"
+    )
+    worse = " ".join(
+        f"WHEN {i} THEN CASE WHEN last_v {'<' if score.higher_is_better else '>'} base_v THEN 1 ELSE 0 END"
+        for i, score in enumerate(scores)
+    )
+    rows = await ctx.rows(
+        f"{ctx.with_(s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
+        "FROM ends GROUP BY k, g"
+    )
+    found: dict[tuple[int, int], tuple[float, float, float]] = {
+        (int(k), int(g)): (round(float(avg), 2), round(float(change), 2), float(n_worse)) for k, g, avg, change, n_worse, _ in rows
+    }
+    figures = []
+    for i, score in enumerate(scores):
+        groups = (PREVIOUS, TOTAL, *range(ctx.weeks))
+        average = {g: found[(i, g)][0] if (i, g) in found else None for g in groups}
+        change = {g: found[(i, g)][1] if (i, g) in found else None for g in groups}
+        worsened = {g: found[(i, g)][2] if (i, g) in found else 0.0 for g in groups}
+        key, label, w = f"wellbeing.{questionnaire.id}.{score.id}", f"{questionnaire.label} · {score.label}", ctx.weeks
+        figures += [
+            figure(f"{key}.average", f"{label}: average score", "score", average, w, score.higher_is_better),
+            figure(f"{key}.change", f"{label}: average change", "score", change, w, score.higher_is_better),
+            figure(f"{key}.worse", f"{label}: young people whose score got worse", "count", worsened, w, False),
+        ]
+    return figures
+
+
+async def compute(ctx: Ctx) -> Group:
+    """Summarise every score of every questionnaire (bar the listened-to question)."""
+    figures: list[Figure] = []
+    for questionnaire in questionnaires().values():
+        if questionnaire.id != VOICE and questionnaire.scores:
+            figures += await _questionnaire(ctx, questionnaire)
+    return Group("wellbeing", "Wellbeing", tuple(figures))

@@ -1,0 +1,80 @@
+"""The dashboard page, its CSV tables and JSON API: who sees what, filters in the URL, exports audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from models import AuditEvent, StaffRole
+from tests.conftest import Service
+from tests.e2e.test_telegram_loop import invite_for
+from tests.e2e.test_webchat_loop import join_webchat
+
+
+async def seed(service: Service) -> int:
+    """Jo looks after Sam, who writes something private; Ali looks after nobody; Priya manages."""
+    await service.staff("jo", "Jo")
+    await service.staff("ali", "Ali")
+    await service.staff("priya", "Priya", StaffRole.MANAGER)
+    jo = await service.login("jo")
+    person_id, code = await invite_for(jo, "Samira Haddad", "Sam")
+    chat = await join_webchat(service, code)
+    await service.client.post(f"{chat}/messages", data={"text": "my secret about home"})
+    await service.idle()
+    return person_id
+
+
+async def test_a_manager_sees_figures_charts_and_tables_but_no_words(service: Service) -> None:
+    await seed(service)
+    priya = await service.login("priya")
+    page = await priya.get("/dashboard?period=week")
+    assert page.status_code == 200
+    assert "Sent at least one message" in page.text and "<svg" in page.text
+    assert "Key workers" in page.text and "Jo" in page.text
+    assert "my secret about home" not in page.text
+    # The filters stay in the URL: the period chosen is selected again, and the exports carry it.
+    assert '<option value="week" selected>' in page.text
+    assert "/dashboard.csv?table=workers&amp;period=week" in page.text
+
+
+async def test_a_key_worker_sees_only_their_own_caseload(service: Service) -> None:
+    await seed(service)
+    ali = await service.login("ali")
+    # Asking for the whole service does not widen a key worker's view.
+    data = (await ali.get("/api/v1/indicators?period=week&scope=service")).json()
+    assert data["scope"] == {"kind": "worker", "staff_id": data["scope"]["staff_id"]}
+    figures = {f["key"]: f for f in data["indicators"]}
+    assert figures["reach.messaged"]["value"] == 0  # Sam is Jo's, not Ali's
+    workers = next(t for t in data["tables"] if t["key"] == "workers")
+    assert [row["worker"] for row in workers["rows"]] == ["Ali"]
+    jo = await service.login("jo")
+    mine = {f["key"]: f for f in (await jo.get("/api/v1/indicators?period=week")).json()["indicators"]}
+    assert mine["reach.messaged"]["value"] == 1
+
+
+async def test_json_is_versioned_and_every_export_is_audited(service: Service) -> None:
+    await seed(service)
+    priya = await service.login("priya")
+    data = (await priya.get("/api/v1/indicators?period=week")).json()
+    assert data["version"] == "1"
+    assert {"key", "value", "previous", "change", "trend", "unit"} <= set(data["indicators"][0])
+    assert len(data["weeks"]) == 1 and all(len(f["trend"]) == 1 for f in data["indicators"])
+    response = await priya.get("/dashboard.csv?table=indicators&period=week")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:3] == ["group", "key", "label"] and any(r[1] == "reach.messaged" and r[4] == "1.0" for r in rows)
+    assert (await priya.get("/dashboard.csv?table=nonsense")).status_code == 400
+    async with service.rt.db() as session:
+        targets = list(await session.scalars(select(AuditEvent.target).where(AuditEvent.action == "export")))
+    assert "indicators.json" in targets and "indicators.csv:indicators" in targets
+
+
+async def test_a_custom_period_and_a_bad_day(service: Service) -> None:
+    await seed(service)
+    priya = await service.login("priya")
+    page = await priya.get("/dashboard?period=custom&first=2026-11-02&last=2026-11-29")
+    assert page.status_code == 200 and "2 November 2026 to 29 November 2026" in page.text
+    assert (await priya.get("/dashboard?period=custom&first=yesterday&last=2026-11-29")).status_code == 400
+    assert (await priya.get("/dashboard?scope=worker")).status_code == 400
