@@ -15,12 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +25,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from bench.dashboard_seed import NOW, seed_postgres, seed_sqlite
+from bench.seed import private_postgres_async
 from bot.keys import load_keyring
 from bot.services.indicators import GROUPS, Scope, ScopeKind, compute_dashboard, make_period
 from bot.services.indicators.show import show_dashboard
@@ -38,31 +36,6 @@ from models.db import create_engine, create_sessionmaker
 from models.migrate import upgrade
 
 console = Console(stderr=True)
-
-
-@asynccontextmanager
-async def private_postgres(base_url: str) -> AsyncIterator[str]:
-    """Create a database of our own next to base_url (as the tests do) and drop it afterwards."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    base_url = base_url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    name = f"keyworker_bench_{os.getpid()}_{secrets.token_hex(3)}"
-
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def render(settings: Settings, board, tables, shown) -> str:  # type: ignore[no-untyped-def]
@@ -136,7 +109,7 @@ async def main() -> None:
                 counts = seed_sqlite(path, args.scale, console)
             columns["SQLite"] = await measure(url, settings, args.runs)
         if args.only in (None, "postgresql") and pg_url:
-            async with private_postgres(pg_url) as url:
+            async with private_postgres_async(pg_url) as url:
                 await upgrade(url)
                 counts = await seed_postgres(url, args.scale, console)
                 columns["PostgreSQL"] = await measure(url, settings, args.runs)

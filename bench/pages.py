@@ -78,7 +78,7 @@ async def pages_for(app, settings: Settings) -> dict[str, list[str]]:  # type: i
     if alert:
         jo_pages.append(f"/alerts/{alert}")
     manager_pages = ["/young-people", "/alerts", "/staff"] + (["/dashboard"] if "/dashboard" in paths else [])
-    return {"jo": jo_pages, "priya": manager_pages, "ada": ["/admin/audit", "/admin/sessions"]}
+    return {"jo": jo_pages, "priya": manager_pages, "ada": ["/admin/staff", "/admin/audit", "/admin/sessions"]}
 
 
 async def measure(runs: int) -> None:

@@ -6,17 +6,16 @@ import asyncio
 import os
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from models import ChannelLink, StaffMember, StaffRole, YoungPerson
 from models.channel import address_key
-from models.db import create_engine, create_sessionmaker
+from models.db import create_engine, create_sessionmaker, execute_autocommit
 
 CHAT_BASE = 5_000_000  # young person number i writes from Telegram chat CHAT_BASE + i
 CASELOAD = 25
@@ -28,25 +27,33 @@ def progress(label: str, done: int, total: int) -> None:
     print(f"\r  {label}: {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
 
 
-@contextmanager
-def private_postgres(base_url: str) -> Iterator[str]:
-    """Create a database of our own next to base_url (as the tests do) and drop it afterwards."""
+def _private_database(base_url: str) -> tuple[str, str, str]:
+    """Name a database of our own next to base_url: (admin url, name, its url)."""
     base_url = base_url.replace("postgresql://", "postgresql+asyncpg://", 1)
     name = f"keyworker_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    return base_url, name, make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(base_url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+@asynccontextmanager
+async def private_postgres_async(base_url: str) -> AsyncIterator[str]:
+    """Create a database of our own next to base_url (as the tests do) and drop it afterwards."""
+    admin, name, url = _private_database(base_url)
+    await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def private_postgres(base_url: str) -> Iterator[str]:
+    """The same, for benches that run their own event loops inside it."""
+    admin, name, url = _private_database(base_url)
+    asyncio.run(execute_autocommit(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield url
+    finally:
+        asyncio.run(execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def seed_people(url: str, count: int, now: datetime, channel: str = "telegram") -> list[tuple[int, int]]:

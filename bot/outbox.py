@@ -172,22 +172,25 @@ class Outbox:
             self._inflight.discard(message_id)
 
     async def _deliver(self, message_id: int, started: float) -> None:
-        # Loaded one at a time in the order kicked (asyncio.Lock is first come, first served), so
-        # each young person's queue below keeps that order (the privacy note never overtakes the welcome).
+        # Each message takes its place in its young person's queue in the order kicked (asyncio.Lock
+        # is first come, first served; only one small read happens under it), so the privacy note
+        # never overtakes the welcome. Loading and claiming then go on side by side for everyone.
         async with self._intake:
+            async with self._db() as session:
+                person = await session.scalar(select(Message.young_person_id).where(Message.id == message_id))
+            if person is None:
+                return
+            before = self._last.get(person)
+            done = self._last[person] = asyncio.Event()
+        try:
             async with self._db() as session:
                 loaded = await self._load(session, message_id)
             if loaded is None:
                 return
             message, link, outgoing = loaded
-            person = message.young_person_id
-            before = self._last.get(person)
-            done = self._last[person] = asyncio.Event()
-        channel = self.channels.get(link.kind)
-        try:
             if before is not None:
                 await before.wait()
-            status, error, external_id = await self._attempt(channel, link, outgoing)
+            status, error, external_id = await self._attempt(self.channels.get(link.kind), link, outgoing)
         finally:
             done.set()
             if self._last.get(person) is done:

@@ -30,6 +30,7 @@ from bot.services.staff import do_create_staff
 from bot.services.young_person import do_add_young_person
 from config.settings import Settings
 from models import Base, Message, StaffMember, StaffRole, YoungPerson
+from models.db import execute_autocommit
 from models.migrate import upgrade
 from tests.fakes.botapi import FakeBotAPI
 
@@ -78,21 +79,13 @@ def pg_ready() -> Iterator[str]:
     name = f"keyworker_test_{os.getpid()}_{secrets.token_hex(3)}"
     own = base.set(database=name).render_as_string(hide_password=False)
 
-    async def admin(statement: str) -> None:
-        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(execute_autocommit(url, f'CREATE DATABASE "{name}"'))
     except OSError as exc:
         pytest.skip(f"PostgreSQL runs skipped: cannot reach {PG_ENV} ({exc})")
     asyncio.run(upgrade(own))
     yield own
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_autocommit(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -129,7 +129,7 @@ async def test_manager_and_admin_pages_pass_axe(service: Service, pages: Pages) 
 
     admin = await pages.laptop()
     await sign_in_checked(admin, service, "ada", "All young people")
-    for path in ("/admin/audit", "/admin/sessions"):
+    for path in ("/admin/staff", "/admin/audit", "/admin/sessions"):
         await admin.goto(service.url + path)
         await expect(admin.locator("main h1").first).to_be_visible()
         await assert_accessible(admin, f"{path} as an administrator")

@@ -47,7 +47,7 @@ async def test_urgent_message_at_night_gets_help_at_once_and_alerts_the_worker(
     page = await console.get(f"/alerts/{alert.id}")
     assert "i cant do this anymore i want to kms" in page.text  # the message that raised it
     caseload = await console.get("/young-people")
-    assert "Urgent safeguarding alert" in caseload.text
+    assert "Urgent alert, not picked up" in caseload.text  # at the top of her caseload, with why
 
 
 async def test_not_ok_button_and_help_give_the_safety_plan_first(service: Service, fake_bot_api: FakeBotAPI) -> None:
