@@ -31,9 +31,11 @@ from models.db import create_engine, create_sessionmaker
 
 DEMO_PASSWORD = "demo-password-1"  # demo only: printed at start, never used outside `keyworker demo`
 # Demo only: fixed two-step sign-in keys, printed at start so the demo works without a phone.
-DEMO_TOTP = {"priya": "KWDEMOPRIYATWOSTEPKEYAAAAAAAAAAA", "jo": "KWDEMOJOTWOSTEPKEYAAAAAAAAAAAAAA", "ali": "KWDEMOALITWOSTEPKEYAAAAAAAAAAAAA"}
+DEMO_TOTP = {"priya": "KWDEMOPRIYATWOSTEPKEYAAAAAAAAAAA", "jo": "KWDEMOJOTWOSTEPKEYAAAAAAAAAAAAAA", "ali": "KWDEMOALITWOSTEPKEYAAAAAAAAAAAAA",
+             "kim": "KWDEMOKIMTWOSTEPKEYAAAAAAAAAAAAA"}
 
-STAFF = [("priya", "Priya", StaffRole.MANAGER), ("jo", "Jo", StaffRole.KEY_WORKER), ("ali", "Ali", StaffRole.KEY_WORKER)]
+STAFF = [("priya", "Priya", StaffRole.MANAGER), ("jo", "Jo", StaffRole.KEY_WORKER), ("ali", "Ali", StaffRole.KEY_WORKER),
+         ("kim", "Kim", StaffRole.ADMIN)]
 
 # (full name, preferred name, worker, channel, exchanges): each exchange is (who, words), oldest first.
 PEOPLE = [
