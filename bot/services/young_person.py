@@ -107,6 +107,8 @@ async def caseload(session: AsyncSession, staff: StaffMember, search: str = "") 
         select(YoungPerson, StaffMember.display_name, func.coalesce(unread.c.unread, 0))
         .join(StaffMember, StaffMember.id == YoungPerson.key_worker_id)
         .outerjoin(unread, unread.c.young_person_id == YoungPerson.id)
+        # An erased record keeps only counts and times, for the figures: nobody is left to look after.
+        .where(YoungPerson.erased_at.is_(None))
         .order_by(
             YoungPerson.last_inbound_at.is_(None),
             YoungPerson.last_inbound_at.desc(),
@@ -144,7 +146,7 @@ async def unread_total(session: AsyncSession, staff: StaffMember) -> int:
             select(func.count())
             .select_from(Message)
             .join(YoungPerson, and_(YoungPerson.id == Message.young_person_id, visible_to(staff.id)))
-            .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None))
+            .where(Message.direction == Direction.INBOUND, Message.read_at.is_(None), YoungPerson.erased_at.is_(None))
         )
     ) or 0
 

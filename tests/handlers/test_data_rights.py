@@ -199,3 +199,5 @@ async def test_a_closed_case_is_erased_once_the_retention_period_is_over(
     console = await service.login("jo")
     panel = await console.get(f"/young-people/{sam}/data/panel")
     assert "This record was erased on" in words(panel)
+    caseload = (await console.get("/young-people")).text
+    assert f'href="/young-people/{sam}"' not in caseload and f'href="/young-people/{other}"' in caseload
