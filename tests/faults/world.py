@@ -102,7 +102,7 @@ class ServiceProcess:
                     if (await client.get("/healthz")).status_code == 200:
                         return
                 except httpx.HTTPError:
-                    pass
+                    pass  # not listening yet: ask again shortly
                 await asyncio.sleep(0.1)
         raise AssertionError(f"{self.name} did not answer within {timeout} s:\n{self.log()}")
 
