@@ -7,6 +7,14 @@ ends (KEYWORKER_CRISIS_REPLY_SECONDS), or fails, the helplines are sent at once 
 channel's direct send, which needs no database. The message itself is never dropped: the
 transaction carries on (or Telegram redelivers the update), and the stored replies, the
 alert and its escalation follow as usual.
+
+The helplines are worded in the young person's language when it is known without the
+database: every handled turn, and every web chat page opened, remembers it here. Until
+then (a first message after a restart, say) they go out in English.
+
+Web chat has no channel to send on: its page is waiting on the request itself, so
+console/routes/webchat.py answers an urgent message with these helplines when the
+database holds it up (see answer_in_time).
 """
 
 from __future__ import annotations
@@ -14,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from bot.content import DEFAULT_LANGUAGE
 from models import ChannelKind
 
 if TYPE_CHECKING:
@@ -26,6 +35,7 @@ if TYPE_CHECKING:
     from handlers.turn import InboundEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A redelivered update, or a burst of messages, gets the direct helplines once in this time.
 _ONCE_PER = timedelta(minutes=10)
@@ -36,8 +46,47 @@ class Lifeline:
 
     def __init__(self) -> None:
         self._sent: dict[tuple[str, str], datetime] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._languages: dict[tuple[str, str], str] = {}  # only those not in English, the default
+        self._tasks: set[asyncio.Task[object]] = set()
         self.sent_count = 0
+
+    def remember_language(self, channel: str, address: str, language: str) -> None:
+        """Note which language a channel address reads, for helplines sent without the database."""
+        key = (channel, address)
+        if language == DEFAULT_LANGUAGE:
+            self._languages.pop(key, None)
+        else:
+            self._languages[key] = language
+
+    def language(self, channel: str, address: str) -> str:
+        """Return the language last seen for a channel address, English if none was."""
+        return self._languages.get((channel, address), DEFAULT_LANGUAGE)
+
+    def helplines(self, rt: Runtime, language: str) -> str:
+        """Word the helplines that go out without the database, in a language (English where it lacks one)."""
+        return "\n".join([
+            rt.content.text("crisis.stranger_helplines", language).strip(),
+            rt.content.text("crisis.helplines", language, out_of_hours=rt.settings.out_of_hours_phone).strip(),
+        ])
+
+    async def answer_in_time(self, rt: Runtime, work: Awaitable[T]) -> T | None:
+        """Run the stored handling of an urgent message, returning None if it is not done in time.
+
+        None means the database held it up or failed: the caller answers with helplines at
+        once. Work still running carries on, so the message is stored when the database
+        catches up; a failure is logged (never the young person's words).
+        """
+        task: asyncio.Task[T] = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=rt.settings.crisis_reply_seconds)
+        if task in done and task.exception() is None:
+            return task.result()
+        if task in done:
+            log.warning("urgent message not stored (%s): helplines given directly", type(task.exception()).__name__)
+        else:
+            self._spawn(task)
+        self.sent_count += 1
+        log.warning("urgent reply held up by the database: helplines given directly")
+        return None
 
     @contextlib.asynccontextmanager
     async def watch(self, rt: Runtime, event: InboundEvent, risk: RiskAssessment | None) -> AsyncIterator[None]:
@@ -79,10 +128,7 @@ class Lifeline:
         self._sent = {k: t for k, t in self._sent.items() if now - t < _ONCE_PER}
         self._sent[key] = now
         channel = rt.channels[event.channel]
-        text = "\n".join([
-            rt.content.text("crisis.stranger_helplines").strip(),
-            rt.content.text("crisis.helplines", out_of_hours=rt.settings.out_of_hours_phone).strip(),
-        ])
+        text = self.helplines(rt, self.language(*key))
         try:
             await channel.send_direct(event.address, text)
         except Exception as exc:  # blocked, or the network is down too: the stored reply still follows
@@ -91,7 +137,18 @@ class Lifeline:
         self.sent_count += 1
         log.warning("urgent reply held up by the database: helplines sent directly to %s:%s", *key)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.create_task(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, work: object) -> None:
+        task = work if isinstance(work, asyncio.Future) else asyncio.create_task(work)  # type: ignore[arg-type]
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[object]) -> None:
+        self._tasks.discard(task)  # type: ignore[arg-type]
+        if not task.cancelled() and task.exception() is not None:
+            # The type only: a database error carries the statement's parameters, the young person's words.
+            log.error("urgent message handling failed after its helplines went out (%s)", type(task.exception()).__name__)
+
+    async def settle(self) -> None:
+        """Wait for held-up work to finish (tests, and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

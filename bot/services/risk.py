@@ -100,6 +100,7 @@ class Rules:
             expansions=text.get("expansions", {}),
             leet=text.get("leet", {}),
             rewrites=[(r["pattern"], r["replace"]) for r in text.get("rewrite", [])],
+            dropped_g_keep=text.get("dropped_g_keep"),
         )
         macros = _expand_macros(data.get("macros", {}))
         rules = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 # Apostrophes are deleted, not spaced, so "don't" and "dont" normalise alike.
 _APOSTROPHES = dict.fromkeys(map(ord, "'\u2018\u2019\u201b\u02bc\u02b9\u0060\u00b4\u2032"), None)
@@ -27,11 +27,15 @@ class TextNormaliser:
         expansions: Mapping[str, str],
         leet: Mapping[str, str],
         rewrites: Sequence[tuple[str, str]],
+        dropped_g_keep: Iterable[str] | None = None,
     ) -> None:
+        """dropped_g_keep: real words ending in -in; every other word of 5+ letters ending in a
+        consonant (or y) then -in is read with its g back ("thinkin" -> "thinking"). None: off."""
         for word, replacement in expansions.items():
             if not replacement.strip():
                 raise ValueError(f"Expansion for {word!r} is empty.")
         self._expansions = dict(expansions)
+        self._dropped_g = None if dropped_g_keep is None else frozenset(dropped_g_keep)
         self._leet = str.maketrans(dict(leet))
         self._rewrites = tuple((re.compile(p), r) for p, r in rewrites)
         # Rewrites run only when the text holds one of their anchor words (None: always run).
@@ -64,8 +68,15 @@ class TextNormaliser:
 
     def _canonical(self, text: str) -> str:
         expansions = self._expansions
+        keep = self._dropped_g
         if _LEET_CHARS.search(text) is None:
-            out = " ".join([expansions.get(word, word) for word in text.split()])
+            if keep is None:
+                out = " ".join([expansions.get(word, word) for word in text.split()])
+            else:
+                out = " ".join([
+                    expansions.get(word) or (_with_g(word, keep, expansions) if word.endswith("in") else word)
+                    for word in text.split()
+                ])
         else:
             words = []
             for word in text.split():
@@ -74,12 +85,27 @@ class TextNormaliser:
                     # Digits or symbols inside a word are read as letters: k1ll, d13, h@te.
                     word = word.translate(self._leet)
                     replacement = expansions.get(word)
+                if replacement is None and keep is not None and word.endswith("in"):
+                    replacement = _with_g(word, keep, expansions)
                 words.append(word if replacement is None else replacement)
             out = " ".join(words)
         if self._rewrite_words is None or not self._rewrite_words.isdisjoint(out.split()):
             for pattern, replacement in self._rewrites:
                 out = pattern.sub(replacement, out)
         return out
+
+
+def _with_g(word: str, keep: frozenset[str], expansions: Mapping[str, str]) -> str:
+    """Put back the g a word ending in -in dropped ("endin" -> "ending"), unless it is a real -in word.
+
+    Only after a consonant or y: -ain, -ein, -oin and -uin words ("again", "protein", "coin",
+    "ruin") are left alone, as are words under five letters ("skin", "thin"; "goin" and "dyin"
+    are expansions instead).
+    """
+    if len(word) < 5 or word[-3] in "aeiou" or word in keep or not word.isalpha():
+        return word
+    full = word + "g"
+    return expansions.get(full, full)
 
 
 def _fold_unicode(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from bot.inbound import receive
 from bot.services.invite import INVITE_PREFIX, RedeemFailure, find_invite, new_webchat_token, webchat_address
 from bot.services.message import history, staff_names
 from console.deps import RuntimeDep, SessionDep
-from handlers import InboundEvent
+from handlers import InboundEvent, Turn
 from models import ChannelKind, ChannelLink, ContentKind, MediaBlob, Message, StaffMember, YoungPerson
 from models.channel import address_key
 
@@ -61,6 +62,7 @@ async def read_webchat(request: Request, rt: RuntimeDep, session: SessionDep, to
     if chat is None:
         return _page(request, rt, "webchat/expired.html", {}, status=404)
     _, young_person, worker = chat
+    rt.lifeline.remember_language(ChannelKind.WEBCHAT, webchat_address(token), young_person.language)
     messages = await history(session, young_person.id)
     names = await staff_names(session, {m.staff_id for m in messages if m.staff_id})
     return _page(
@@ -91,6 +93,11 @@ async def create_webchat_link(request: Request, rt: RuntimeDep, code: str) -> Re
 async def create_webchat_message(
     request: Request, rt: RuntimeDep, session: SessionDep, token: str, text: Annotated[str, Form()] = ""
 ) -> Response:
+    # Safeguarding before the database: an urgent message is answered with helplines at once,
+    # even while the database is slow or down (web chat has no channel to send them on).
+    if text.strip() and len(text) <= MAX_WEBCHAT_TEXT and rt.risk.assess(text).is_urgent:
+        await session.close()
+        return await _urgent_webchat_message(request, rt, token, text)
     chat = await _chat(session, token)
     if chat is None:
         return _page(request, rt, "webchat/expired.html", {}, status=404)
@@ -113,6 +120,42 @@ async def create_webchat_message(
         return RedirectResponse(f"/c/{token}", status_code=303)
     context = {"token": token, "young_person": young_person, "worker": worker, "error": None, "text": "", "sent": turn.message}
     return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
+
+
+async def _urgent_webchat_message(request: Request, rt: RuntimeDep, token: str, text: str) -> Response:
+    """Store and answer an urgent message as usual if the database allows in time, else give helplines now."""
+    address = webchat_address(token)
+    htmx = request.headers.get("hx-request") == "true"
+
+    async def store() -> tuple[YoungPerson, StaffMember, Turn | None] | None:
+        async with rt.db() as session:
+            chat = await _chat(session, token)
+        if chat is None:
+            return None
+        _, young_person, worker = chat
+        turn = await receive(rt, InboundEvent(channel=ChannelKind.WEBCHAT, address=address, content_kind=ContentKind.TEXT, text=text))
+        return young_person, worker, turn
+
+    task = asyncio.ensure_future(store())
+    stored = await rt.lifeline.answer_in_time(rt, task)
+    if stored is None and task.done() and task.exception() is None:
+        return _page(request, rt, "webchat/expired.html", {}, status=404)  # no such chat: nothing to hold up
+    if stored is not None:
+        young_person, worker, turn = stored
+        if not htmx:
+            return RedirectResponse(f"/c/{token}", status_code=303)
+        context = {"token": token, "young_person": young_person, "worker": worker, "error": None, "text": "", "sent": turn.message if turn else None}
+        return _page(request, rt, "webchat/_form.html", context, language=young_person.language)
+    # Held up or failed: helplines now. If it failed, the words stay in the box to send again.
+    language = rt.lifeline.language(ChannelKind.WEBCHAT, address)
+    failed = task.done()
+    context = {
+        "token": token,
+        "error": "webchat.not_sent" if failed else None,
+        "text": text if failed else "",
+        "lifeline": rt.lifeline.helplines(rt, language).split("\n"),
+    }
+    return _page(request, rt, "webchat/_form.html" if htmx else "webchat/lifeline.html", context, language=language)
 
 
 @router.post("/{token}/press")

@@ -137,3 +137,130 @@ async def test_a_healthy_database_sends_help_once(service: Service, fake_bot_api
     assert len(fake_bot_api.sent_messages(SAM)) == 4
     assert service.rt.lifeline.sent_count == 0
 
+
+
+# ------------------------------------------------------------------ in the young person's language
+
+async def test_direct_helplines_go_out_in_the_young_persons_language(
+    service: Service, fake_bot_api: FakeBotAPI, slow_db: SlowDatabase
+) -> None:
+    from tests.handlers.test_checkin import SAM as SAMIRA, press
+    from tests.handlers.test_checkin import sam_on_telegram as samira_on_telegram
+    from tests.handlers.test_settings import last_bot_message_id, open_settings
+
+    await samira_on_telegram(service, fake_bot_api)
+    await open_settings(service, fake_bot_api)
+    await press(service, fake_bot_api, "settings:menu:language", await last_bot_message_id(service))
+    await press(service, fake_bot_api, "settings:lang:ar", await last_bot_message_id(service))
+    before = len(fake_bot_api.sent_messages(SAMIRA))
+    service.rt.settings.crisis_reply_seconds = 0
+    slow_db.stall()
+    fake_bot_api.push_text(SAMIRA, "i want to kill myself")
+
+    sent = await fake_bot_api.wait_for_sent_async(SAMIRA, count=before + 1)
+    helplines = sent[before]["text"]
+    assert "إذا لم تكن بأمان" in helplines and "اتصل بالرقم 999" in helplines  # Arabic, not English
+    assert HELPLINE in helplines and "0300 123 4567" in helplines and "If you are" not in helplines
+    await until(lambda: slow_db.held >= 1, what="the message to wait on the database")
+    slow_db.release()
+    await service.until_stored("i want to kill myself")
+    await service.idle()
+
+
+async def test_direct_helplines_are_in_english_when_the_language_is_not_known(
+    service: Service, fake_bot_api: FakeBotAPI, slow_db: SlowDatabase
+) -> None:
+    await sam_on_telegram(service, fake_bot_api)
+    service.rt.lifeline = type(service.rt.lifeline)()  # a restart: nothing remembered yet
+    service.rt.settings.crisis_reply_seconds = 0
+    slow_db.failing = True
+    fake_bot_api.push_text(SAM, "i want to kill myself")
+    sent = await fake_bot_api.wait_for_sent_async(SAM, count=3)
+    assert sent[2]["text"].startswith("If you are not safe") and HELPLINE in sent[2]["text"]
+    slow_db.failing = False
+    await service.until_stored("i want to kill myself")
+    await service.idle()
+
+
+# ------------------------------------------------------------------ web chat: help in the response itself
+
+async def sam_on_web_chat(service: Service, language: str = "en") -> str:
+    """Jo invites Sam, who joins the web chat and opens it; return the chat's path."""
+    from tests.conftest import invite_for
+    from tests.e2e.test_webchat_loop import join_webchat
+    from tests.handlers.test_wellbeing import set_person
+
+    await service.staff("jo", "Jo")
+    console = await service.login("jo")
+    person_id, code = await invite_for(console, "Samira Haddad", "Sam")
+    await console.aclose()
+    chat = await join_webchat(service, code)
+    await set_person(service, person_id, language=language)
+    page = await service.client.get(chat)
+    assert page.status_code == 200
+    await service.idle()
+    return chat
+
+
+async def test_web_chat_gives_helplines_at_once_while_the_database_is_stalled(
+    service: Service, clock: FrozenClock, slow_db: SlowDatabase
+) -> None:
+    chat = await sam_on_web_chat(service, language="ar")
+    service.rt.settings.crisis_reply_seconds = 0
+    slow_db.stall()
+
+    sent = await service.client.post(f"{chat}/messages", data={"text": "i want to kill myself"}, headers={"HX-Request": "true"})
+    assert sent.status_code == 200
+    assert 'class="lifeline" role="alert"' in sent.text
+    assert "إذا لم تكن بأمان" in sent.text and HELPLINE in sent.text and "999" in sent.text  # Sam reads Arabic
+    assert "i want to kill myself" not in sent.text  # on its way, not handed back to send again
+    await until(lambda: slow_db.held >= 1, what="the message to wait on the database")
+
+    slow_db.release()  # the database catches up: the message is stored, the alert raised and escalated
+    await service.rt.lifeline.settle()
+    await service.until_stored("i want to kill myself")
+    await service.idle()
+    [alert] = await alerts(service)
+    assert alert.level == "urgent" and "suicide" in alert.categories
+    clock.advance(minutes=15)
+    await service.rt.scheduler.tick()
+    assert (await alerts(service))[0].escalations == 1
+
+
+async def test_web_chat_gives_helplines_at_once_when_the_database_fails(service: Service, slow_db: SlowDatabase) -> None:
+    chat = await sam_on_web_chat(service)
+    slow_db.failing = True
+
+    sent = await service.client.post(f"{chat}/messages", data={"text": "im going to end it tonight"})  # no script: a whole page
+    assert sent.status_code == 200
+    assert "If you are not safe, please get help now." in sent.text
+    for number in ("999", HELPLINE, "85258", "116 123", "0300 123 4567"):
+        assert number in sent.text
+    assert "has not gone yet" in sent.text and ">im going to end it tonight</textarea>" in sent.text  # kept to send again
+    assert service.rt.lifeline.sent_count == 1
+
+    slow_db.failing = False
+    await service.rt.lifeline.settle()
+    again = await service.client.post(f"{chat}/messages", data={"text": "im going to end it tonight"}, headers={"HX-Request": "true"})
+    assert again.status_code == 200 and "lifeline" not in again.text  # stored: the usual crisis reply follows in the chat
+    await service.idle()
+    [alert] = await alerts(service)
+    assert alert.level == "urgent"
+
+
+async def test_web_chat_with_a_healthy_database_answers_as_usual(service: Service) -> None:
+    chat = await sam_on_web_chat(service)
+    sent = await service.client.post(f"{chat}/messages", data={"text": "i want to die"}, headers={"HX-Request": "true"})
+    assert sent.status_code == 200 and "i want to die" in sent.text and "lifeline" not in sent.text
+    await service.idle()
+    assert service.rt.lifeline.sent_count == 0
+    page = await service.client.get(chat)
+    assert "I have told Jo now" in page.text and HELPLINE in page.text  # the stored crisis reply, in the chat
+    [alert] = await alerts(service)
+    assert alert.level == "urgent"
+
+
+async def test_an_urgent_message_to_an_unknown_web_chat_link_is_refused_kindly(service: Service) -> None:
+    posted = await service.client.post("/c/wdefinitely-not-a-real-link/messages", data={"text": "i want to die"})
+    assert posted.status_code == 404 and "does not work" in posted.text
+    assert service.rt.lifeline.sent_count == 0

@@ -128,6 +128,124 @@ def test_context_dependent_text_speak(checker, text, level):
     assert level_of(checker, text) is level
 
 
+# ------------------------------------------------------------------ wording families, not single phrases
+
+# Paraphrases of the kinds of wording the untuned holdout missed, none of them copied from it:
+# each family must be caught by the rules alone, whatever the spelling.
+FAMILIES = [
+    # stockpiling, intent + method + time, "unalive" anywhere, dropped g
+    ("suicide", URGENT, "ive been saving up pills for when i finally do it"),
+    ("suicide", URGENT, "got enough paracetamol saved to do it"),
+    ("suicide", URGENT, "im stockpilin my tablets"),
+    ("suicide", URGENT, "i been collectin pills in a sock under my bed"),
+    ("suicide", URGENT, "gonna unalive tonight"),
+    ("suicide", URGENT, "thinking about unaliving"),
+    ("suicide", URGENT, "ima jump tonight"),
+    ("suicide", URGENT, "i will jump"),
+    ("suicide", URGENT, "gonna jump of the bridge"),
+    ("suicide", URGENT, "thinkin bout killin myself"),
+    ("suicide", URGENT, "im plannin to end it 2nite"),
+    ("suicide", URGENT, "tonight is the night"),
+    ("suicide", URGENT, "going to take them all when staff go to bed"),
+    # overdose said plainly
+    ("substance_emergency", URGENT, "took too many of mums tablets and my heart is racing"),
+    ("substance_emergency", URGENT, "i took a load of my meds and now i feel really dizzy"),
+    ("substance_emergency", URGENT, "my heart is racing i think i took too many"),
+    ("substance_emergency", URGENT, "just drank some of the bleach from the cupboard"),
+    ("substance_emergency", URGENT, "my mate is fitting"),
+    # grabbed, held, followed or shut in, now
+    ("unsafe_now", URGENT, "some guy is holding my wrist and wont let me go"),
+    ("unsafe_now", URGENT, "a man's got hold of my hood"),
+    ("unsafe_now", URGENT, "someone is following me rn"),
+    ("unsafe_now", URGENT, "he locked the door and wont let me out"),
+    ("unsafe_now", URGENT, "please come get me im scared"),
+    ("unsafe_now", URGENT, "he's coming for me now"),
+    # debts, packages, being made to do things
+    ("exploitation", URGENT, "they said i owe them 500 and have to work it off doing drops"),
+    ("exploitation", URGENT, "i have to carry packages for them or they'll hurt my mum"),
+    ("exploitation", URGENT, "he's making me do stuff i dont want to"),
+    ("exploitation", URGENT, "an older guy keeps pressuring me to sleep with his mates"),
+    ("suicide", URGENT, "i cant take it anymore im ending it"),
+    ("suicide", URGENT, "goodbye everyone i love you all"),
+    ("substance_emergency", URGENT, "i drank a bottle of vodka and took some pills"),
+    ("unsafe_now", URGENT, "i'm scared he'll kill me"),
+    ("unsafe_now", URGENT, "he's hitting my mum and i'm scared"),
+    ("unsafe_now", URGENT, "there's a man in a car who keeps asking me to get in"),
+    ("exploitation", URGENT, "i owe the olders and theyre threatening my family"),
+    ("unsafe_now", URGENT, "my dad has a knife and hes really angry"),
+    ("missing", URGENT, "i ran off and im in a city i dont know and my phone is dying"),
+    ("substance_emergency", URGENT, "ive took a full pack of parasetamol"),
+    ("unsafe_now", URGENT, "some lads have got me cornered behind the shops"),
+    ("unsafe_now", URGENT, "i'm in a car with a man i dont know and i dont know where were going"),
+    ("exploitation", URGENT, "they said i'm not allowed home till i've sold everything"),
+    ("exploitation", URGENT, "this guy i met online is outside my house and wants to take me somewhere"),
+    ("self_harm", URGENT, "cuttin myself rn"),
+    ("self_harm", URGENT, "i've got the razor in my hand right now"),
+    # concerns: planning to run is not having run
+    ("missing", CONCERN, "im doing a runner tonight"),
+    ("missing", CONCERN, "gonna run away tonight"),
+    ("missing", CONCERN, "i've been at my boyfriends and didnt tell staff where i was"),
+    ("self_harm", CONCERN, "i always wear a hoodie so staff dont see my arms"),
+    ("suicide", CONCERN, "been feelin really rubbish lately"),
+    ("exploitation", CONCERN, "an older man keeps asking me to meet him"),
+    ("abuse", CONCERN, "my boyfriend checks my phone and wont let me see my friends"),
+    ("suicide", CONCERN, "everyone at school hates me"),  # as "everyone hates me" is in the sets
+    ("self_harm", CONCERN, "i've been skipping meals"),
+]
+
+
+@pytest.mark.parametrize(("category", "level", "text"), FAMILIES)
+def test_wording_families_are_caught_by_the_rules(checker, category, level, text):
+    result = checker.assess(text)
+    assert result.level is level
+    assert category in result.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "im gonna jump in the shower",
+        "gonna jump on fortnite later",
+        "we're going to jump on the bus into town",
+        "saving up for new trainers",
+        "i keep my tablets in the kitchen cupboard",
+        "i took two paracetamol for my headache",
+        "took too many photos at the party lol",
+        "my heart is racing i just ran for the bus",
+        "he grabbed my hand and we walked to the park",
+        "my nan wont let go of the fact i forgot her birthday",
+        "can you pick me up from town at 6",
+        "i'm hiding from my little sister she wants to play barbies",
+        "my cat ran away but she came back",
+        "we had an assembly about knife crime",
+        "i'm not suicidal or anything just really bored",
+        "im never drinking again lol",
+        "my brother keeps hitting me with pillows lol",
+        "i'm never going back to that barbers",
+        "go to hell",
+        "my mum has a knife to cut the cake",
+    ],
+)
+def test_family_lookalikes_are_not_flagged_urgent(checker, text):
+    assert not checker.assess(text).is_urgent
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("thinkin of endin it", "thinking of ending it"),
+        ("hav been savin up my tablets", "have been saving up my tablets"),
+        ("wanna unalive tbh", "want to kill myself to be honest"),
+        ("i want to unalive him in fortnite", "i want to kill him in fortnite"),
+        ("my cousin is comin round", "my cousin is coming round"),
+        ("again the brain train", "again the brain train"),
+        ("kevin is within the cabin", "kevin is within the cabin"),
+    ],
+)
+def test_dropped_g_and_text_speak_are_read_back(checker, typed, read):
+    assert checker.rules.normaliser.normalise(typed) == read
+
+
 # ------------------------------------------------------------------ idioms and everyday negatives
 
 @pytest.mark.parametrize(
@@ -305,6 +423,9 @@ def brute_force(rules: Rules, text: str) -> RiskAssessment:
     return RiskAssessment(level=None)
 
 
+LABELLED_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", "eval_holdout3.csv")
+
+
 def eval_rows(name: str) -> list[dict[str, str]]:
     with (HERE / name).open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -312,7 +433,7 @@ def eval_rows(name: str) -> list[dict[str, str]]:
 
 def test_index_agrees_with_brute_force_on_the_labelled_sets(checker):
     rules = checker.rules
-    for name in ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv"):
+    for name in LABELLED_SETS:
         if (HERE / name).exists():
             for row in eval_rows(name):
                 assert checker.assess(row["text"]) == brute_force(rules, row["text"]), row["text"]
@@ -418,10 +539,11 @@ KINDS = {"crisis", "concern", "everyday", "idiom", "misspelling", "textspeak"}
 
 
 @pytest.mark.parametrize(
-    ("name", "minimum"), [("eval_set.csv", 300), ("eval_holdout.csv", 80), ("eval_holdout2.csv", 100)]
+    ("name", "minimum"),
+    [("eval_set.csv", 300), ("eval_holdout.csv", 80), ("eval_holdout2.csv", 100), ("eval_holdout3.csv", 200)],
 )
 def test_labelled_sets_are_well_formed(name, minimum):
-    other_texts = {r["text"] for other in ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv")
+    other_texts = {r["text"] for other in LABELLED_SETS
                    if other != name for r in eval_rows(other)}
     rows = eval_rows(name)
     assert len(rows) >= minimum

@@ -40,7 +40,7 @@ def rules_only() -> RuleRiskChecker:
 
 # ------------------------------------------------------------------ what the service flags
 
-@pytest.mark.parametrize("text", ["i have a rope in my room", "the pills are in my hand"])
+@pytest.mark.parametrize("text", ["i know how im going to do it", "ive got it all planned"])
 def test_model_catches_danger_the_rules_have_no_wording_for(checker, rules_only, text):
     assert rules_only.assess(text).level is None
     result = checker.assess(text)
@@ -51,7 +51,7 @@ def test_model_catches_danger_the_rules_have_no_wording_for(checker, rules_only,
 
 async def test_the_service_alerts_on_a_wording_only_the_model_knows(service: Service, fake_bot_api: FakeBotAPI) -> None:
     await sam_on_telegram(service, fake_bot_api)
-    fake_bot_api.push_text(SAM, "i have a rope in my room")
+    fake_bot_api.push_text(SAM, "i know how im going to do it")
     sent = await fake_bot_api.wait_for_sent_async(SAM, count=4)
     assert "I have told Jo now" in sent[2]["text"] and "0800 1111" in sent[3]["text"]
     [alert] = await alerts(service)
@@ -65,7 +65,7 @@ def test_commands_and_one_or_two_words_raise_no_alarm_from_the_model(checker, te
 
 
 def test_model_adds_a_concern_flag_where_rules_find_nothing(checker, rules_only):
-    text = "i have nothing left"
+    text = "everything is grey"
     assert rules_only.assess(text).level is None
     assert checker.assess(text) == RiskAssessment(CONCERN, ("suicide",), (ModelledRiskChecker.MODEL_CONCERN,))
 
@@ -127,16 +127,24 @@ def test_eval_set_meets_the_issue_target(checker):
     assert recall >= 0.98 and precision >= 0.90
 
 
-# Floors, not results: the first holdout was used to tune rules and thresholds; the second was
-# written before any measurement and never tuned on (docs/benchmarks.md has the figures). The
-# issue's target (urgent recall >= 0.98) is not met on the second; these stop it getting worse.
+# Floors, not results. Both holdouts are now tuned on: the first was used to tune rules and
+# thresholds; the second was written before any measurement, scored untouched (urgent recall
+# 0.864), then its misses studied to write wording families and the model trained on it
+# (docs/benchmarks.md has the figures). Only a set never seen says how the checker does on new
+# wording: eval_holdout3 was written by someone who never read the rules, the model or the other
+# sets, and is never tuned on. Its floors sit just under today's figures (urgent recall 0.723,
+# precision 0.883), far from the issue's target of 0.98 / 0.90, which is NOT met on new wording;
+# they only stop a change that makes unseen wording worse. The other floors stop the tuned sets
+# getting worse.
 @pytest.mark.parametrize(
     ("name", "level", "min_recall", "min_precision"),
     [
         ("eval_holdout.csv", "urgent", 0.95, 0.90),
         ("eval_holdout.csv", "concern", 0.85, 0.85),
-        ("eval_holdout2.csv", "urgent", 0.80, 0.90),
-        ("eval_holdout2.csv", "concern", 0.75, 0.70),
+        ("eval_holdout2.csv", "urgent", 1.0, 1.0),  # tuned on
+        ("eval_holdout2.csv", "concern", 1.0, 0.95),  # tuned on
+        ("eval_holdout3.csv", "urgent", 0.70, 0.85),  # never tuned on
+        ("eval_holdout3.csv", "concern", 0.65, 0.65),  # never tuned on
     ],
 )
 def test_holdout_floors(checker, name, level, min_recall, min_precision):
@@ -145,33 +153,20 @@ def test_holdout_floors(checker, name, level, min_recall, min_precision):
     assert precision >= min_precision, f"{name} {level} precision {precision:.3f}"
 
 
-def test_model_adds_urgent_recall_on_the_untuned_holdout(checker, rules_only):
-    rows = eval_rows("eval_holdout2.csv")
-    with_model, _ = scores(checker, rows, "urgent")
-    alone, _ = scores(rules_only, rows, "urgent")
-    assert with_model > alone
-
-
 # ------------------------------------------------------------------ the model file
 
-def test_shipped_model_is_what_the_labelled_sets_train():
-    rows = read_labelled([HERE / "eval_set.csv", HERE / "eval_holdout.csv"])
+# The model is trained on exactly these tuned sets and nothing else: a rebuild from them gives
+# the shipped file byte for byte, so the untuned set (eval_holdout3) cannot have leaked into it.
+TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv")
+
+
+def test_shipped_model_is_what_the_tuned_sets_train():
+    rows = read_labelled([HERE / name for name in TRAINING_SETS])
     shipped = load_model()
     rebuilt = build(rows, load_rules().normaliser.normalise, shipped.urgent_threshold, shipped.concern_threshold)
-    assert rebuilt.to_json() == shipped.to_json(), "rebuild with: python -m bot.services.risk_model " \
-        "tests/safeguarding/eval_set.csv tests/safeguarding/eval_holdout.csv"
-
-
-def test_model_never_trains_on_the_untuned_holdout():
-    shipped, normalise = load_model(), load_rules().normaliser.normalise
-    only_in_holdout2 = {
-        f for text, _, _ in read_labelled([HERE / "eval_holdout2.csv"]) for f in features(normalise(text))
-    } - {
-        f for text, _, _ in read_labelled([HERE / "eval_set.csv", HERE / "eval_holdout.csv"])
-        for f in features(normalise(text))
-    }
-    assert only_in_holdout2
-    assert not only_in_holdout2 & set(shipped.urgent.weights)
+    assert rebuilt.to_json() == shipped.to_json(), "rebuild with: python -m bot.services.risk_model " + " ".join(
+        f"tests/safeguarding/{name}" for name in TRAINING_SETS
+    )
 
 
 def test_model_round_trips_and_refuses_other_versions():
