@@ -13,6 +13,7 @@ from models.invite import Invite
 from models.job import Job, JobState
 from models.missing import MissingEpisode
 from models.placement import PlacementMove
+from models.rollup import ReplyWait, RollupMark
 from models.note import Note
 from models.message import (
     ContentKind,
@@ -25,6 +26,7 @@ from models.message import (
 )
 from models.staff import StaffMember, StaffRole, StaffSession
 from models.team import Handover, LeavePeriod, TeamMember
+from models.undelivered import UndeliveredUpdate
 from models.young_person import YoungPerson
 from models.wellbeing import ResponseStatus, WellbeingAnswer, WellbeingPlan, WellbeingResponse
 
@@ -58,6 +60,8 @@ __all__ = [
     "MediaBlob",
     "Message",
     "MissingEpisode",
+    "ReplyWait",
+    "RollupMark",
     "PlacementMove",
     "SenderKind",
     "StaffMember",
@@ -66,6 +70,7 @@ __all__ = [
     "Handover",
     "LeavePeriod",
     "TeamMember",
+    "UndeliveredUpdate",
     "YoungPerson",
     "ResponseStatus",
     "WellbeingAnswer",

@@ -74,7 +74,10 @@ SECTIONS: dict[str, Section] = {
         Section("handovers", blank={"note": ""}),
         # Staff's private notes are personal data about the young person: exported with the rest, gone when erased.
         Section("notes", drop=True),
+        # Their own words, kept aside when an update could not be processed (bot/intake.py): gone when erased.
+        Section("undelivered_updates", drop=True),
         Section("jobs", hidden=frozenset({"claimed_by"}), blank={"payload": {}}),
+        Section("reply_waits"),  # times only, worked out from their messages for the dashboards; kept as the messages' times are
         Section("audit_events", keep=True, staff=("actor_staff_id",)),
     )
 }
@@ -85,6 +88,7 @@ NOT_ABOUT_ONE_YOUNG_PERSON: dict[str, str] = {
     "leave_periods": "staff leave (cover shows in the team and the messages)",
     "inbound_receipts": "update numbers only, so each update is handled once",
     "canned_replies": "each worker's own ready-made replies, about nobody in particular",
+    "rollup_marks": "how far the dashboard rollup is built: a name and a time",
 }
 
 

@@ -36,13 +36,14 @@ class Dashboard:
 
 async def compute_dashboard(
     session: AsyncSession, period: Period, scope: Scope, now: datetime, only: tuple[str, ...] = (),
-    *, tables: bool = False, own: int | None = None,
+    *, tables: bool = False, own: int | None = None, rollup: bool = True,
 ) -> Dashboard:
     """Compute every indicator group (or only the named ones) for a period and scope, and the tables if asked.
 
     own: show only this staff member's rows of the tables (a key worker's view).
+    rollup: read what the rollup job summarised up to its watermark (the figures are the same; False reads raw rows only).
     """
-    ctx = Ctx(session, period, scope, now)
+    ctx = Ctx(session, period, scope, now, rollup=rollup)
     await ctx.tune()
     groups: list[Group] = []
     made: tuple[Table, ...] = ()

@@ -10,20 +10,20 @@ async def compute(ctx: Ctx) -> Group:
     """Count missing episodes (and time to first contact), placement moves and crisis alerts."""
     episodes, open_ = await ctx.by_group_many(
         f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN e.ended_at IS NULL THEN 1 ELSE 0 END) FROM missing_episodes e "
-        f"JOIN grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')} GROUP BY grp.g",
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')} GROUP BY grp.g",
         2,
     )
     (contact,) = await ctx.percentiles(
         f"{ctx.with_()} SELECT grp.g AS g, {ctx.secs('e.started_at', 'e.first_contact_at')} AS v FROM missing_episodes e "
-        f"JOIN grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')}",
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')}",
         (MEDIAN,),
     )
     moves = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM placement_moves p JOIN grp ON {ctx.in_group('p.moved_at')} "
+        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM placement_moves p JOIN {ctx.windows()} AS grp ON {ctx.in_group('p.moved_at')} "
         f"{ctx.join_at('p.young_person_id', 'p.moved_at')} GROUP BY grp.g"
     )
     crisis = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM alerts a JOIN grp ON {ctx.in_group('a.raised_at')} "
+        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM alerts a JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.raised_at')} "
         f"{ctx.join_at('a.young_person_id', 'a.raised_at')} WHERE a.level = 'urgent' GROUP BY grp.g"
     )
     # In regular contact over the period: wrote or answered a check-in in at least half its weeks.
@@ -34,7 +34,7 @@ async def compute(ctx: Ctx) -> Group:
         f"AND m.created_at >= {ctx.ts(ctx.period.start)} AND m.created_at < {ctx.ts(ctx.period.end)} UNION ALL "
         "SELECT c.young_person_id, c.answered_at FROM checkins c WHERE c.answered_at IS NOT NULL "
         f"AND c.answered_at >= {ctx.ts(ctx.period.start)} AND c.answered_at < {ctx.ts(ctx.period.end)}) AS x "
-        f"JOIN grp ON {ctx.in_group('x.t')} AND grp.g >= 0 AND grp.g < {ctx.weeks} GROUP BY x.young_person_id)"
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('x.t')} AND grp.g >= 0 AND grp.g < {ctx.weeks} GROUP BY x.young_person_id)"
     )
     people = (
         "people AS (SELECT DISTINCT y.id AS yp FROM young_people y "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -133,3 +134,8 @@ def working_segments(start: datetime, end: datetime, tz: ZoneInfo, hours: dict[s
     if not segments or segments[0].start > start or segments[-1].end < end:
         raise ValueError(f"working week {hours!r} leaves {start} uncovered")
     return segments
+
+
+def working_basis(tz: ZoneInfo, hours: dict[str, list[str]] | None = None) -> str:
+    """Name the time zone and working week that working-hours verdicts were worked out in (the rollup keeps it)."""
+    return f"{tz.key} {json.dumps(hours or DEFAULT_WORKING_HOURS, sort_keys=True, separators=(',', ':'))}"

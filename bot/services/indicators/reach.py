@@ -28,7 +28,7 @@ async def compute(ctx: Ctx) -> Group:
     )
     wrote = await ctx.by_group(
         f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT m.young_person_id) FROM messages m "
-        f"JOIN grp ON {ctx.in_group('m.created_at')} {ctx.join_at('m.young_person_id', 'm.created_at')} "
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} {ctx.join_at('m.young_person_id', 'm.created_at')} "
         "WHERE m.sender_kind = 'young_person' GROUP BY grp.g"
     )
     # Unreachable as of the window's end (or now, for a window still running): from the current state,

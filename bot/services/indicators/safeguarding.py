@@ -12,7 +12,7 @@ ACK_TARGET = timedelta(minutes=15)
 
 async def compute(ctx: Ctx) -> Group:
     """Count alerts and measure how fast a person picked them up."""
-    join = f"FROM alerts a JOIN grp ON {ctx.in_group('a.raised_at')} {ctx.join_at('a.young_person_id', 'a.raised_at')}"
+    join = f"FROM alerts a JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.raised_at')} {ctx.join_at('a.young_person_id', 'a.raised_at')}"
     wait = ctx.secs("a.raised_at", "a.acknowledged_at")
     target = ACK_TARGET.total_seconds()
     # An alert still unacknowledged counts as late once 15 minutes have passed; before that it is undecided.

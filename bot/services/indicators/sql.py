@@ -12,26 +12,71 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.indicators.figures import PREVIOUS, TOTAL
 from bot.services.indicators.period import Period, Scope, ScopeKind, working_segments
+from models.rollup import REPLY_WAITS, RollupMark
 
 _COUNTER = itertools.count(1)
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
 MEDIAN, P90 = (1, 2), (9, 10)  # percentiles as fractions, so the index arithmetic stays in integers
 
 
+def ts_literal(dialect: str, moment: datetime) -> str:
+    """Write a UTC moment as a literal comparable with stored times, on SQLite or PostgreSQL."""
+    value = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return f"'{value}'" if dialect == "sqlite" else f"CAST('{value}+00' AS TIMESTAMPTZ)"
+
+
+def segments_cte(dialect: str, start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """seg(d, ss, se, working, shift, deadline): the service's working week from start to end, as VALUES."""
+    null_ts, null_shift = ("NULL", "NULL") if dialect == "sqlite" else ("CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS DOUBLE PRECISION)")
+    day = (lambda iso: f"'{iso}'") if dialect == "sqlite" else (lambda iso: f"DATE '{iso}'")
+    values = ", ".join(
+        f"({day(s.day)}, {ts_literal(dialect, s.start)}, {ts_literal(dialect, s.end)}, {1 if s.working else 0}, "
+        f"{s.shift_seconds if s.shift_seconds is not None else null_shift}, "
+        f"{ts_literal(dialect, s.deadline) if s.deadline else null_ts})"
+        for s in working_segments(start, end, tz)
+    )
+    return f"seg(d, ss, se, working, shift, deadline) AS (VALUES {values})"
+
+
+def secs_sql(dialect: str, a: str, b: str) -> str:
+    """Seconds from a to b."""
+    if dialect == "sqlite":
+        return f"((julianday({b}) - julianday({a})) * 86400.0)"
+    return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) AS DOUBLE PRECISION)"
+
+
+def utc_day_sql(dialect: str, column: str) -> str:
+    return f"substr({column}, 1, 10)" if dialect == "sqlite" else f"CAST(({column} AT TIME ZONE 'UTC') AS DATE)"
+
+
 class Ctx:
     """One dashboard computation: the session, period, scope and the SQL pieces that depend on the dialect."""
 
-    def __init__(self, session: AsyncSession, period: Period, scope: Scope, now: datetime) -> None:
+    def __init__(self, session: AsyncSession, period: Period, scope: Scope, now: datetime, *, rollup: bool = True) -> None:
         self.session, self.period, self.scope, self.now = session, period, scope, now
         self.dialect = session.bind.dialect.name
         self.weeks = len(period.weeks)
         self.temps: dict[str, str] = {}
+        self.rollup = rollup  # False: read only the raw rows (the tests compare the two)
+        self._mark: tuple[tuple[datetime, str] | None] | None = None
+
+    async def rollup_mark(self) -> tuple[datetime, str] | None:
+        """The rollup's watermark and basis: waits that began before it are in reply_waits (None: read raw rows only)."""
+        if not self.rollup:
+            return None
+        if self._mark is None:
+            row = (await self.session.execute(
+                select(RollupMark.built_to, RollupMark.basis).where(RollupMark.name == REPLY_WAITS)
+            )).first()
+            self._mark = ((row[0], row[1]) if row else None,)
+        return self._mark[0]
 
     async def temp(self, name: str, select: str, *indexes: str) -> str:
         """Materialise a query once for this computation as a temporary table (indexed); return its name."""
@@ -41,7 +86,7 @@ class Ctx:
         await self.session.execute(text(f"CREATE TEMPORARY TABLE {table} AS {select}"))
         for i, columns in enumerate(indexes):
             await self.session.execute(text(f"CREATE INDEX ix_{table}_{i} ON {table} ({columns})"))
-        if self.dialect == "postgresql":
+        if self.dialect == "postgresql" and indexes:  # statistics to choose an index by (a plain scan needs none)
             await self.session.execute(text(f"ANALYZE {table}"))
         self.temps[name] = table
         return table
@@ -61,8 +106,7 @@ class Ctx:
     # --- literals and expressions -------------------------------------------------------------
     def ts(self, moment: datetime) -> str:
         """Write a UTC moment as a literal comparable with stored times."""
-        value = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return f"'{value}'" if self.dialect == "sqlite" else f"CAST('{value}+00' AS TIMESTAMPTZ)"
+        return ts_literal(self.dialect, moment)
 
     @property
     def null_ts(self) -> str:
@@ -74,23 +118,24 @@ class Ctx:
 
     def secs(self, a: str, b: str) -> str:
         """Seconds from a to b."""
-        if self.dialect == "sqlite":
-            return f"((julianday({b}) - julianday({a})) * 86400.0)"
-        return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) AS DOUBLE PRECISION)"
+        return secs_sql(self.dialect, a, b)
+
+    @staticmethod
+    def json_key(key: str) -> str:
+        """A JSON key to write into SQL: only plain identifiers."""
+        if not _KEY.match(key):
+            raise ValueError(f"JSON key {key!r} is not a plain identifier")
+        return key
 
     def json_num(self, column: str, key: str) -> str:
         """Read a number from a JSON object column."""
-        if not _KEY.match(key):
-            raise ValueError(f"JSON key {key!r} is not a plain identifier")
+        key = self.json_key(key)
         if self.dialect == "sqlite":
             return f"CAST(json_extract({column}, '$.{key}') AS REAL)"
         return f"CAST(({column}->>'{key}') AS DOUBLE PRECISION)"
 
     def utc_day(self, column: str) -> str:
-        return f"substr({column}, 1, 10)" if self.dialect == "sqlite" else f"CAST(({column} AT TIME ZONE 'UTC') AS DATE)"
-
-    def day(self, iso: str) -> str:
-        return f"'{iso}'" if self.dialect == "sqlite" else f"DATE '{iso}'"
+        return utc_day_sql(self.dialect, column)
 
     # --- common table expressions -------------------------------------------------------------
     def groups(self) -> str:
@@ -98,19 +143,17 @@ class Ctx:
         rows = [(PREVIOUS, self.period.previous_start, self.period.start), (TOTAL, self.period.start, self.period.end)]
         rows += [(w.index, w.start, w.end) for w in self.period.weeks]
         values = ", ".join(f"({g}, {self.ts(s)}, {self.ts(e)})" for g, s, e in rows)
-        return f"grp(g, gs, ge) AS (VALUES {values})"
+        # gmap: the same windows keyed by the one week (or the previous period) a moment falls in, so an event
+        # joins its windows on equality (see in_group) rather than testing every window's bounds.
+        mapped = [(PREVIOUS, PREVIOUS, self.period.previous_start, self.period.start)]
+        for w in self.period.weeks:
+            mapped += [(w.index, w.index, w.start, w.end), (w.index, TOTAL, self.period.start, self.period.end)]
+        gmap = ", ".join(f"({k}, {g}, {self.ts(s)}, {self.ts(e)})" for k, g, s, e in mapped)
+        return f"grp(g, gs, ge) AS (VALUES {values}), gmap(wg, g, gs, ge) AS (VALUES {gmap})"
 
     def segments(self) -> str:
         """seg(d, ss, se, working, shift, deadline): the working week from the previous period to now."""
-        end = max(self.period.end, self.now)
-        rows = working_segments(self.period.previous_start, end, self.period.tz)
-        values = ", ".join(
-            f"({self.day(s.day)}, {self.ts(s.start)}, {self.ts(s.end)}, {1 if s.working else 0}, "
-            f"{s.shift_seconds if s.shift_seconds is not None else 'NULL'}, "
-            f"{self.ts(s.deadline) if s.deadline else self.null_ts})"
-            for s in rows
-        )
-        return f"seg(d, ss, se, working, shift, deadline) AS (VALUES {values})"
+        return segments_cte(self.dialect, self.period.previous_start, max(self.period.end, self.now), self.period.tz)
 
     @staticmethod
     def stints() -> str:
@@ -173,9 +216,31 @@ class Ctx:
             return ""
         return f"JOIN sc ON {self.during(yp)}"
 
-    @staticmethod
-    def in_group(moment: str) -> str:
-        return f"{moment} >= grp.gs AND {moment} < grp.ge"
+    def windows(self, by: str = "") -> str:
+        """The windows to join as grp: on PostgreSQL, gmap (a hash join) for the whole service; grp where a scope
+        is joined too (PostgreSQL cannot estimate the rows of an equality on a CASE, and picks nested loops over
+        the scope then), and on SQLite (it has no hash join: its nested loop tests grp's bounds faster)."""
+        return "gmap" if self.dialect == "postgresql" and not by and self.scope.kind == ScopeKind.SERVICE else "grp"
+
+    def in_group(self, moment: str, by: str = "") -> str:
+        """Join condition on the windows (as grp): the moment falls in the window.
+
+        On gmap the window is found by the moment's week (or the previous period), an equality to join on.
+        """
+        if self.windows(by) == "grp":
+            return f"{moment} >= grp.gs AND {moment} < grp.ge"
+        return (
+            f"grp.wg = {self.week_of(moment)} "
+            f"AND {moment} >= {self.ts(self.period.previous_start)} AND {moment} < {self.ts(self.period.end)}"
+        )
+
+    def week_of(self, moment: str) -> str:
+        """The week of the period a moment falls in (PREVIOUS in the previous period; NULL outside both)."""
+        cases = " ".join(f"WHEN {moment} < {self.ts(w.end)} THEN {w.index}" for w in self.period.weeks)
+        return (
+            f"CASE WHEN {moment} < {self.ts(self.period.previous_start)} THEN NULL "
+            f"WHEN {moment} < {self.ts(self.period.start)} THEN {PREVIOUS} {cases} END"
+        )
 
     # --- running ------------------------------------------------------------------------------
     async def rows(self, sql: str) -> Sequence[Any]:
@@ -196,8 +261,54 @@ class Ctx:
                 found[i][int(row[0])] = None if value is None else float(value)
         return found
 
+    async def summary(
+        self, inner: str, counts: Sequence[str], fractions: Sequence[tuple[str, tuple[int, int]]], *, keyed: bool = False,
+    ) -> tuple[list[dict[int, float | None]], list[dict[int, float | None]]]:
+        """Aggregates (as by_group_many) and percentiles of v (each over the rows meeting its condition) by g.
+
+        keyed: g is some other key (a staff id): no zeros are filled in for the period's groups.
+        On PostgreSQL one pass over the rows (ordered-set aggregates with FILTER); on SQLite a pass per condition.
+        """
+        def blank() -> dict[int, float | None]:
+            return {} if keyed else {g: 0.0 for g in (PREVIOUS, TOTAL, *range(self.weeks))}
+
+        if self.dialect != "postgresql":
+            found = [blank() for _ in counts]
+            for row in await self.rows(f"SELECT g, {', '.join(counts)} FROM ({inner}) AS r GROUP BY g"):
+                for i in range(len(counts)):
+                    found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+            out: list[dict[int, float | None]] = [{} for _ in fractions]
+            for condition in dict.fromkeys(c for c, _ in fractions):
+                picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
+                each = await self.percentiles(f"SELECT g, v FROM ({inner}) AS r WHERE {condition}", [fractions[i][1] for i in picked])
+                for i, values in zip(picked, each, strict=True):
+                    out[i] = values
+            return found, out
+        aggregates = [
+            f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
+            for condition, (num, den) in fractions
+        ]
+        found = [blank() for _ in counts]
+        out = [{} for _ in fractions]
+        for row in await self.rows(f"SELECT g, {', '.join([*counts, *aggregates])} FROM ({inner}) AS r GROUP BY g"):
+            for i in range(len(counts)):
+                found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+            for i in range(len(fractions)):
+                value = row[1 + len(counts) + i]
+                if value is not None:
+                    out[i][int(row[0])] = round(float(value), 3)
+        return found, out
+
     async def percentiles(self, inner: str, fractions: Sequence[tuple[int, int]] = (MEDIAN, P90)) -> list[dict[int, float | None]]:
         """Compute percentiles (as PostgreSQL's percentile_cont) of v by g, for rows (g, v) of an inner query."""
+        if self.dialect == "postgresql":  # the ordered-set aggregate itself: one sort per group, no window passes
+            aggregates = ", ".join(f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v)" for num, den in fractions)
+            found: list[dict[int, float | None]] = [{} for _ in fractions]
+            for row in await self.rows(f"SELECT g, {aggregates} FROM ({inner}) AS pi WHERE v IS NOT NULL GROUP BY g"):
+                for i in range(len(fractions)):
+                    if row[1 + i] is not None:
+                        found[i][int(row[0])] = round(float(row[1 + i]), 3)
+            return found
         cols = []
         for i, (num, den) in enumerate(fractions):
             k, r = f"(((n - 1) * {num}) / {den})", f"(((n - 1) * {num}) % {den})"

@@ -55,26 +55,26 @@ async def workers(ctx: Ctx, only: int | None = None) -> Table:
     ), 1)
     (wrote,) = await _keyed(ctx, (
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(DISTINCT m.young_person_id) FROM messages m "
-        f"JOIN grp ON {total} AND {ctx.in_group('m.created_at')} {ctx.join_at('m.young_person_id', 'm.created_at', 'worker')} "
+        f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('m.created_at', 'worker')} {ctx.join_at('m.young_person_id', 'm.created_at', 'worker')} "
         "WHERE m.sender_kind = 'young_person' GROUP BY sc.staff_id"
     ), 1)
     waits = await responsiveness.rows(ctx, by="worker")
-    (median,) = await ctx.percentiles(f"SELECT staff AS g, v FROM ({waits}) AS r WHERE g = {TOTAL}", (MEDIAN,))
-    n_waits, decided, on_time = await _keyed(
-        ctx, f"SELECT staff, COUNT(*), COUNT(on_time), SUM(on_time) FROM ({waits}) AS r WHERE g = {TOTAL} GROUP BY staff", 3
+    (n_waits, decided, on_time), (median,) = await ctx.summary(
+        f"SELECT staff AS g, v, on_time FROM ({waits}) AS r WHERE g = {TOTAL}",
+        ("COUNT(*)", "COUNT(on_time)", "SUM(on_time)"), (("1 = 1", MEDIAN),), keyed=True,
     )
     sent, answered = await _keyed(ctx, (
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(*), COUNT(c.answered_at) FROM checkins c "
-        f"JOIN grp ON {total} AND {ctx.in_group('c.sent_at')} {ctx.join_at('c.young_person_id', 'c.sent_at', 'worker')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('c.sent_at', 'worker')} {ctx.join_at('c.young_person_id', 'c.sent_at', 'worker')} GROUP BY sc.staff_id"
     ), 2)
     attended, missed = await _keyed(ctx, (
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, SUM(CASE WHEN a.status = 'attended' THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.status = 'missed' THEN 1 ELSE 0 END) FROM appointments a "
-        f"JOIN grp ON {total} AND {ctx.in_group('a.starts_at')} {ctx.join_at('a.young_person_id', 'a.starts_at', 'worker')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('a.starts_at', 'worker')} {ctx.join_at('a.young_person_id', 'a.starts_at', 'worker')} GROUP BY sc.staff_id"
     ), 2)
     (alerts,) = await _keyed(ctx, (
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(*) FROM alerts a "
-        f"JOIN grp ON {total} AND {ctx.in_group('a.raised_at')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'worker')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('a.raised_at', 'worker')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'worker')} GROUP BY sc.staff_id"
     ), 1)
     (messages,) = await _keyed(ctx, (
         f"SELECT m.staff_id, COUNT(*) FROM messages m WHERE m.sender_kind = 'staff' AND m.staff_id IS NOT NULL "
@@ -120,15 +120,15 @@ async def teams(ctx: Ctx, only: int | None = None) -> Table:
     ), 1)
     sent, answered = await _keyed(ctx, (
         f"{ctx.with_(by='team')} SELECT sc.staff_id, COUNT(*), COUNT(c.answered_at) FROM checkins c "
-        f"JOIN grp ON {total} AND {ctx.in_group('c.sent_at')} {ctx.join_at('c.young_person_id', 'c.sent_at', 'team')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('team')} AS grp ON {total} AND {ctx.in_group('c.sent_at', 'team')} {ctx.join_at('c.young_person_id', 'c.sent_at', 'team')} GROUP BY sc.staff_id"
     ), 2)
     (alerts,) = await _keyed(ctx, (
         f"{ctx.with_(by='team')} SELECT sc.staff_id, COUNT(*) FROM alerts a "
-        f"JOIN grp ON {total} AND {ctx.in_group('a.raised_at')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'team')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('team')} AS grp ON {total} AND {ctx.in_group('a.raised_at', 'team')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'team')} GROUP BY sc.staff_id"
     ), 1)
     (missing,) = await _keyed(ctx, (
         f"{ctx.with_(by='team')} SELECT sc.staff_id, COUNT(*) FROM missing_episodes e "
-        f"JOIN grp ON {total} AND {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at', 'team')} GROUP BY sc.staff_id"
+        f"JOIN {ctx.windows('team')} AS grp ON {total} AND {ctx.in_group('e.started_at', 'team')} {ctx.join_at('e.young_person_id', 'e.started_at', 'team')} GROUP BY sc.staff_id"
     ), 1)
     ids = set(people) if only is None else ({only} & set(people))
     names = await _names(ctx, ids)

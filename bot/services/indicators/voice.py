@@ -14,12 +14,12 @@ async def compute(ctx: Ctx) -> Group:
         f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN a.value = 2 THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.value = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN a.value = 0 THEN 1 ELSE 0 END) "
         "FROM wellbeing_answers a JOIN wellbeing_responses r ON r.id = a.response_id "
-        f"JOIN grp ON {ctx.in_group('a.answered_at')} {ctx.join_at('r.young_person_id', 'a.answered_at')} "
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.answered_at')} {ctx.join_at('r.young_person_id', 'a.answered_at')} "
         f"WHERE r.questionnaire = '{LISTENED}' AND a.value IS NOT NULL AND a.skipped = {ctx.false} GROUP BY grp.g",
         4,
     )
     news = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM checkins c JOIN grp ON {ctx.in_group('c.answered_at')} "
+        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM checkins c JOIN {ctx.windows()} AS grp ON {ctx.in_group('c.answered_at')} "
         f"{ctx.join_at('c.young_person_id', 'c.answered_at')} WHERE c.answer = 'good_news' GROUP BY grp.g"
     )
     w = ctx.weeks

@@ -12,11 +12,17 @@ VOICE = "listened"  # the 'Did you feel listened to?' question is reported under
 async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
     """Summarise every score of one questionnaire in one query: window functions, no per-row lookups."""
     scores = questionnaire.scores
-    each = " UNION ALL ".join(
-        f"SELECT {i} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {ctx.json_num('r.scores', s.id)} AS v "
-        f"FROM wellbeing_responses r WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
-        f"AND r.completed_at < {ctx.ts(ctx.period.end)}"
-        for i, s in enumerate(scores)
+    # Each response is read (and its JSON parsed) once, one row per score in it.
+    keys = [ctx.json_key(s.id) for s in scores]
+    k = "CASE je.key " + " ".join(f"WHEN '{key}' THEN {i}" for i, key in enumerate(keys)) + " END"
+    if ctx.dialect == "sqlite":
+        pairs, number = "JOIN json_each(r.scores) AS je", "CAST(je.value AS REAL)"
+    else:
+        pairs, number = "CROSS JOIN LATERAL json_each_text(r.scores) AS je(key, value)", "CAST(je.value AS DOUBLE PRECISION)"
+    each = (
+        f"SELECT {k} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {number} AS v "
+        f"FROM wellbeing_responses r {pairs} WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
+        f"AND r.completed_at < {ctx.ts(ctx.period.end)} AND je.key IN ({', '.join(repr(key) for key in keys)})"
     )
     # prev_v: the score before this one. For a young person's first score in a window, that is their
     # last score before the window (their baseline); with none, the first score is its own baseline.
@@ -28,7 +34,7 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
         "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
         "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t DESC, s.rid DESC) AS last_rank "
-        f"FROM s JOIN grp ON {ctx.in_group('s.t')} {ctx.join_at('s.yp', 's.t')})"
+        f"FROM s JOIN {ctx.windows()} AS grp ON {ctx.in_group('s.t')} {ctx.join_at('s.yp', 's.t')})"
     )
     ends = (
         "ends AS (SELECT k, g, yp, SUM(v) AS total, COUNT(*) AS n, MAX(CASE WHEN last_rank = 1 THEN v END) AS last_v, "

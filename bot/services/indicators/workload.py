@@ -24,11 +24,11 @@ async def compute(ctx: Ctx) -> Group:
     )
     per_worker = {g: round(young_people[g] / n, 2) if n else None for g, n in workers.items() if young_people.get(g) is not None}
     if kind == ScopeKind.SERVICE:
-        sent_sql = f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN grp ON {ctx.in_group('m.created_at')} WHERE m.sender_kind = 'staff' GROUP BY grp.g"
+        sent_sql = f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} WHERE m.sender_kind = 'staff' GROUP BY grp.g"
     else:
         # Messages the person in scope sent (to anyone they answered for, their own or covered).
         sent_sql = (
-            f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN grp ON {ctx.in_group('m.created_at')} "
+            f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} "
             f"WHERE m.sender_kind = 'staff' AND m.staff_id = {staff} GROUP BY grp.g"
         )
     sent = await ctx.by_group(sent_sql)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 03:54:35.938509
+Create Date: 2026-12-01 06:13:13.329019
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ def upgrade() -> None:
     sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('source', 'update_id', name=op.f('pk_inbound_receipts'))
+    )
+    op.create_table('rollup_marks',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('built_to', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('built_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('basis', sa.String(length=400), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_rollup_marks'))
     )
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -388,6 +395,27 @@ def upgrade() -> None:
         batch_op.create_index('ix_team_members_staff', ['staff_id', 'removed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_team_members_young_person_id'), ['young_person_id'], unique=False)
 
+    op.create_table('undelivered_updates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('update_id', sa.BigInteger(), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kept_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('error', sa.String(length=200), nullable=False),
+    sa.Column('risk_level', sa.String(length=16), nullable=True),
+    sa.Column('raw', models.crypto.EncryptedText(), nullable=False),
+    sa.Column('resolved_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['staff.id'], name=op.f('fk_undelivered_updates_resolved_by_id_staff'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_undelivered_updates_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_undelivered_updates')),
+    sa.UniqueConstraint('source', 'update_id', name=op.f('uq_undelivered_updates_source'))
+    )
+    with op.batch_alter_table('undelivered_updates', schema=None) as batch_op:
+        batch_op.create_index('ix_undelivered_updates_open', ['resolved_at', 'young_person_id'], unique=False)
+
     op.create_table('wellbeing_plans',
     sa.Column('young_person_id', sa.Integer(), nullable=False),
     sa.Column('questionnaire', sa.String(length=32), nullable=False),
@@ -476,6 +504,22 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_media_message_id_messages'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('message_id', name=op.f('pk_media'))
     )
+    op.create_table('reply_waits',
+    sa.Column('message_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('asked_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('replied_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('seconds', sa.Float(), nullable=True),
+    sa.Column('working', sa.Boolean(), nullable=False),
+    sa.Column('on_time', sa.Boolean(), nullable=True),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_reply_waits_message_id_messages'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_reply_waits_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('message_id', name=op.f('pk_reply_waits'))
+    )
+    with op.batch_alter_table('reply_waits', schema=None) as batch_op:
+        batch_op.create_index('ix_reply_waits_asked', ['asked_at', 'young_person_id', 'replied_at', 'seconds', 'working', 'on_time'], unique=False)
+        batch_op.create_index('ix_reply_waits_unjudged', ['asked_at'], unique=False, sqlite_where=sa.text('seconds IS NULL'), postgresql_where=sa.text('seconds IS NULL'))
+
     op.create_table('wellbeing_answers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('response_id', sa.Integer(), nullable=False),
@@ -521,6 +565,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_wellbeing_answers_answered')
 
     op.drop_table('wellbeing_answers')
+    with op.batch_alter_table('reply_waits', schema=None) as batch_op:
+        batch_op.drop_index('ix_reply_waits_unjudged', sqlite_where=sa.text('seconds IS NULL'), postgresql_where=sa.text('seconds IS NULL'))
+        batch_op.drop_index('ix_reply_waits_asked')
+
+    op.drop_table('reply_waits')
     op.drop_table('media')
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('ix_checkins_young_person_sent')
@@ -540,6 +589,10 @@ def downgrade() -> None:
 
     op.drop_table('wellbeing_responses')
     op.drop_table('wellbeing_plans')
+    with op.batch_alter_table('undelivered_updates', schema=None) as batch_op:
+        batch_op.drop_index('ix_undelivered_updates_open')
+
+    op.drop_table('undelivered_updates')
     with op.batch_alter_table('team_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_team_members_young_person_id'))
         batch_op.drop_index('ix_team_members_staff')
@@ -615,6 +668,7 @@ def downgrade() -> None:
 
     op.drop_table('canned_replies')
     op.drop_table('staff')
+    op.drop_table('rollup_marks')
     op.drop_table('inbound_receipts')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_young_person')

@@ -1,0 +1,149 @@
+"""The dashboard rollup job: reply waits worked out once from the stored messages, up to a watermark.
+
+Each run carries reply_waits forward from the last watermark to a few minutes before now, a span at a
+time: the waits that began in the span (as responsiveness.wait_ctes defines them), and the first staff
+reply for waits still open. The page reads reply_waits before the watermark and the raw messages after
+it, so its figures are the raw queries' figures (tests/indicators/test_rollup.py holds the two together).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.scheduler import JobContext, Outcome, do_schedule_job, done
+from bot.services.indicators.period import working_basis
+from bot.services.indicators.responsiveness import on_segment, verdicts, wait_ctes
+from bot.services.indicators.sql import segments_cte, ts_literal
+from models import Job, JobState, Message, ReplyWait, RollupMark
+from models.rollup import REPLY_WAITS
+
+log = logging.getLogger(__name__)
+
+ROLLUP_JOB = "dashboard_rollup"
+EVERY = timedelta(minutes=5)  # how often the job runs
+KEEP_RUNS = timedelta(days=1)  # finished runs kept this long (288 a day), then deleted by the job itself
+# The watermark stays this far behind now: a message is stored with the time its transaction began, so
+# one committed a little later must still land after the watermark.
+LAG = timedelta(minutes=5)
+SPAN = timedelta(days=28)  # a first build (or a catch-up after a gap) goes a span at a time, to bound each sort
+# A run of the job does at most this many spans (a few seconds at council scale), so it never holds up the
+# jobs queued behind it for long; a long history is caught up over a few runs, the page exact meanwhile.
+JOB_SPANS = 2
+
+
+@dataclass(frozen=True)
+class Built:
+    start: datetime | None  # the watermark before this run (None: nothing was built)
+    end: datetime  # the watermark now
+    spans: int  # spans worked through
+    waits: int  # waits added
+
+
+async def build_reply_waits(session: AsyncSession, now: datetime, tz: ZoneInfo, *, max_spans: int | None = None) -> Built:
+    """Carry reply_waits forward to LAG before now (or as far as max_spans go); running it again changes nothing.
+
+    The caller commits. Lengths and working-day verdicts are worked out in tz and the service's working week; if those changed
+    since the last run, the rollup is built again from the start.
+    """
+    dialect = session.bind.dialect.name
+    target, basis = now - LAG, working_basis(tz)
+    mark = await session.get(RollupMark, REPLY_WAITS)
+    if mark is not None and mark.basis != basis:
+        await session.execute(delete(ReplyWait))
+        await session.delete(mark)
+        await session.flush()
+        mark = None
+    start = mark.built_to if mark is not None else None
+    if start is not None and start >= target:
+        return Built(start, start, 0, 0)
+    first = await session.scalar(select(func.min(Message.created_at)))
+    cursor = start if start is not None else first
+    wait, on_time = verdicts(dialect, None)
+    spans = added = 0
+    while cursor is not None and cursor < target and (max_spans is None or spans < max_spans):
+        end = min(cursor + SPAN, target)
+        # Nothing should be in the span yet; clearing it first makes a rerun after a half-finished one exact.
+        await session.execute(delete(ReplyWait).where(ReplyWait.asked_at >= cursor, ReplyWait.asked_at < end))
+        # The very first span needs no look back: nothing was written before the first message.
+        since = cursor if start is not None or spans > 0 else None
+        result = await session.execute(text(
+            "INSERT INTO reply_waits (message_id, young_person_id, asked_at, replied_at, seconds, working, on_time) "
+            f"WITH {wait_ctes(dialect, since, end)}, {segments_cte(dialect, cursor, end, tz)} "
+            f"SELECT w.message_id, w.young_person_id, w.asked_at, w.replied_at, {wait}, {_flag(dialect, 'seg.working = 1')}, "
+            f"{_flag(dialect, f'({on_time}) = 1', nullable='w.replied_at')} FROM waits w JOIN seg ON {on_segment(dialect)}"
+        ))
+        added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        spans, cursor = spans + 1, end
+    built_to = cursor if cursor is not None and cursor < target else target
+    # A wait still open gets the first staff message after it, if one came before the new watermark.
+    found = (
+        "SELECT MIN(p.created_at) FROM messages p WHERE p.young_person_id = reply_waits.young_person_id "
+        "AND p.sender_kind = 'staff' AND p.created_at >= reply_waits.asked_at "
+        "AND (p.created_at > reply_waits.asked_at OR p.id > reply_waits.message_id) "
+        f"AND p.created_at < {ts_literal(dialect, built_to)}"
+    )
+    await session.execute(text(f"UPDATE reply_waits SET replied_at = ({found}) WHERE seconds IS NULL AND replied_at IS NULL"))
+    # ... and its length and verdict, judged in the working-week segment it began in.
+    opened = (await session.execute(text("SELECT MIN(asked_at), MAX(asked_at) FROM reply_waits WHERE seconds IS NULL AND replied_at IS NOT NULL"))).first()
+    if opened is not None and opened[0] is not None:
+        low, high = (_moment(v) for v in opened)
+        judged = f"SELECT {{}} FROM seg WHERE {on_segment(dialect)}".replace("w.", "reply_waits.")
+        reply_waits_wait = wait.replace("w.", "reply_waits.")
+        reply_waits_on_time = on_time.replace("w.", "reply_waits.")
+        await session.execute(text(
+            f"WITH {segments_cte(dialect, low, high + timedelta(seconds=1), tz)} UPDATE reply_waits SET seconds = {reply_waits_wait}, "
+            f"on_time = ({judged.format(_flag(dialect, f'({reply_waits_on_time}) = 1'))}) "
+            "WHERE seconds IS NULL AND replied_at IS NOT NULL"
+        ))
+    if mark is None:
+        session.add(RollupMark(name=REPLY_WAITS, built_to=built_to, built_at=now, basis=basis))
+    else:
+        mark.built_to, mark.built_at = built_to, now
+    await session.flush()
+    return Built(start, built_to, spans, added)
+
+
+def _flag(dialect: str, condition: str, nullable: str | None = None) -> str:
+    """A condition as a stored boolean (NULL where the nullable column is NULL)."""
+    yes, no = ("1", "0") if dialect == "sqlite" else ("TRUE", "FALSE")
+    null = f"WHEN {nullable} IS NULL THEN NULL " if nullable else ""
+    return f"CASE {null}WHEN {condition} THEN {yes} ELSE {no} END"
+
+
+def _moment(value: object) -> datetime:
+    """A time read back from a raw query: SQLite gives text, PostgreSQL an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+async def plan_rollup(session: AsyncSession, now: datetime) -> None:
+    """Make sure a rollup run is planned at the next EVERY mark of the clock.
+
+    The marks are the same for every process and restart, so however many ask, there is one run per mark.
+    """
+    slot = int(now.timestamp() // EVERY.total_seconds()) + 1
+    due = datetime.fromtimestamp(slot * EVERY.total_seconds(), UTC)
+    await do_schedule_job(session, now, kind=ROLLUP_JOB, key=f"{ROLLUP_JOB}:{slot}", due_at=due)
+
+
+async def run_rollup(ctx: JobContext) -> Outcome:
+    """Plan the next run, clear old finished runs, then carry the rollup forward.
+
+    The next run is planned and committed on its own first, so a build that keeps failing (and runs out of
+    retries) never ends the five-minute chain; the page stays exact meanwhile, only slower.
+    """
+    async with ctx.rt.db() as session, session.begin():
+        await plan_rollup(session, ctx.now)
+        await session.execute(
+            delete(Job).where(Job.kind == ROLLUP_JOB, Job.state == JobState.DONE, Job.finished_at < ctx.now - KEEP_RUNS)
+        )
+    built = await build_reply_waits(ctx.session, ctx.now, ctx.rt.settings.tz, max_spans=JOB_SPANS)
+    log.info("dashboard rollup: %s waits added over %s spans, built to %s", built.waits, built.spans, built.end.isoformat())
+    return done(f"built to {built.end.isoformat()}: {built.waits} waits")

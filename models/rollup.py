@@ -1,0 +1,52 @@
+"""The dashboard rollup: reply waits worked out once from the stored messages, up to a watermark.
+
+The manager dashboard reads these instead of sorting every message of the period on each page, and
+reads the raw messages only after the watermark (see docs/indicators.md, "How it stays fast").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime
+
+REPLY_WAITS = "reply_waits"  # the RollupMark of the reply_waits table
+
+
+class ReplyWait(Base):
+    """One time a young person waited for a person to answer: their message, and the first staff reply (if any yet)."""
+
+    __tablename__ = "reply_waits"
+    __table_args__ = (
+        # The page: the waits that began in its periods, read from the index alone.
+        Index("ix_reply_waits_asked", "asked_at", "young_person_id", "replied_at", "seconds", "working", "on_time"),
+        # The job: waits not yet answered or judged (a few, however long the history).
+        Index("ix_reply_waits_unjudged", "asked_at", sqlite_where=text("seconds IS NULL"), postgresql_where=text("seconds IS NULL")),
+    )
+
+    # The young person's message that started the wait: one row per wait, so rebuilding a span is idempotent.
+    message_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The first staff message after it, when that came before the watermark; NULL while none had.
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Worked out once, in the service's working week (RollupMark.basis), so the page need not:
+    seconds: Mapped[float | None] = mapped_column(Float, default=None)  # replied_at - asked_at
+    working: Mapped[bool] = mapped_column(default=False)  # asked in working hours
+    on_time: Mapped[bool | None] = mapped_column(default=None)  # answered within one working day (NULL: no answer yet)
+
+
+class RollupMark(Base):
+    """How far a rollup is built: every stored row before built_to is in it."""
+
+    __tablename__ = "rollup_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    built_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the job last ran
+    basis: Mapped[str] = mapped_column(String(400), default="")  # the time zone and working week it was worked out in
