@@ -2,7 +2,9 @@
 
 The whole service runs (scheduler, outbox, Telegram channel) against the fake Bot API in a child
 process that enforces Telegram's limits (30 messages a second overall, 1 a second per chat, answering
-429 with retry_after). Target (issue 7): at least 28 messages a second sustained, no 429, none lost.
+429 with retry_after). Target (issue 7): at least 28 messages a second sustained, no 429, none lost;
+sustained means in every 10-second window from the first send to the last, bar the first (start-up)
+and the last (partial).
 Runs on SQLite (a temp file) and, when KEYWORKER_TEST_DATABASE_URL is set, on a private PostgreSQL
 database created next to it and dropped afterwards.
 
@@ -123,7 +125,7 @@ async def run(name: str, url: str, count: int, data_dir: Path, interval: float) 
             if jobs_done_at is None and rt is not None:
                 async with rt.db() as session:
                     left = await session.scalar(
-                        select(func.count()).select_from(Job).where(Job.state.in_([JobState.PENDING, JobState.RUNNING]))
+                        select(func.count()).select_from(Job).where(Job.kind == REMINDER, Job.state.in_([JobState.PENDING, JobState.RUNNING]))
                     )
                 if left == 0:
                     jobs_done_at = time.monotonic()
@@ -155,19 +157,32 @@ async def run(name: str, url: str, count: int, data_dir: Path, interval: float) 
         return
     span = ok_times[-1] - ok_times[0]
     per_second = windows(ok_times, 1.0)
-    per_ten = [n / 10 for n in windows(ok_times, 10.0)[:-1]] or [len(ok_times) / max(span, 1e-9)]
+    # Sustained means every 10-second window from the first send to the last, bar the first (the
+    # service starting up) and the last (partial): the figure the target is judged on.
+    tens = [n / 10 for n in windows(ok_times, 10.0)]
+    judged = len(tens) > 2
+    steady = tens[1:-1] if judged else tens  # a --quick run is too short to judge: every window counts
+    slowest = steady.index(min(steady)) * 10 + (10 if judged else 0)
     print(f"first message sent {ok_times[0] - started:.1f} s after start; all jobs finished "
           f"{(jobs_done_at - started) if jobs_done_at else float('nan'):.1f} s after start")
     print(f"sent {len(ok_times):,} of {count:,} to {len(chats):,} chats in {span:.1f} s = {len(ok_times) / span:.1f} messages/s")
-    slowest = per_ten.index(min(per_ten)) * 10
-    print(f"messages a second, 10-second windows: min {min(per_ten):.1f} (from {slowest} s), median {statistics.median(per_ten):.1f};"
-          f" 1-second windows: median {statistics.median(per_second)}, max {max(per_second)}")
+    print(f"messages a second, {'every 10-second window but the first and the last' if judged else 'every 10-second window'}: slowest {min(steady):.1f} "
+          f"({slowest}-{slowest + 10} s after the first send), median {statistics.median(steady):.1f}; "
+          f"1-second windows: median {statistics.median(per_second)}, max {max(per_second)}")
+    if jobs_done_at is not None:
+        boundary = int((jobs_done_at - ok_times[0]) // 10)  # the window in which the last job finished
+        running, after = tens[1:boundary], tens[boundary + 1 : -1]
+        if running and after:
+            print(f"  while jobs ran: slowest {min(running):.1f}, median {statistics.median(running):.1f}; "
+                  f"after: slowest {min(after):.1f}, median {statistics.median(after):.1f}")
+    print("  10-second windows: " + " ".join(f"{rate:.1f}" for rate in tens))
     print(f"429 answers: {refused}; lost (no successful send): {count - len(chats):,}")
     print(f"messages by delivery status: {statuses}; jobs by state: {jobs}")
     print(f"service process: {cpu / span:.2f} CPU seconds per second while sending; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    verdict = "met" if min(per_ten) >= TARGET_RATE and refused == 0 and len(chats) == count else "MISSED"
-    print(f"target (>= {TARGET_RATE:.0f}/s sustained, no 429, none lost): {verdict}")
+    verdict = "met" if min(steady) >= TARGET_RATE and refused == 0 and len(chats) == count else "MISSED"
+    verdict += "" if judged else " (too short a run to judge a sustained rate)"
+    print(f"target (every 10-second window >= {TARGET_RATE:.0f}/s, no 429, none lost): {verdict}")
 
 
 def main() -> None:

@@ -6,10 +6,15 @@ out-of-hours reply: the figure is first message pushed to last reply received by
 (which runs in a child process), with the 50th and 99th percentile of push-to-reply latency. In the
 same run a bare python-telegram-bot echo bot (default Application, long polling, in a child process)
 answers the same number of messages from the same fake server; our rate is printed as a ratio of its.
-Peak RSS of the service process under load is sampled too (--people 10000 for the memory figure).
+Peak RSS of the service process under load is sampled too (--people 10000 for the memory figure), and the SQL
+statements the service runs are counted (per message: the inbound text and its reply together).
+
+The fake server has no limits, like the echo bot, so the service's own limit on sends (Telegram's 30 a second) is
+lifted to match (--telegram-limit keeps it). Each young person has their wellbeing plan, as everyone who joined
+through /start has (only people linked before wellbeing prompts existed get theirs with their first message).
 
 Run from the repository root (PostgreSQL when KEYWORKER_TEST_DATABASE_URL is set, on a private database):
-    .venv/bin/python bench/inbound.py [--messages 2000] [--people N] [--quick] [--only sqlite|postgresql]
+    .venv/bin/python bench/inbound.py [--messages 2000] [--people N] [--quick] [--only sqlite|postgresql] [--telegram-limit]
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.* a
 
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, literal, select
+from sqlalchemy.engine import Engine
 
 from bench.fakeproc import FakeBotAPIProcess
 from bench.seed import CHAT_BASE, private_postgres, progress, seed_people
@@ -38,7 +44,9 @@ from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.keys import load_keyring
 from config.settings import Settings
-from models import Direction, Message, crypto
+from bot.services.wellbeing_plan import DEFAULT_FREQUENCY, DEFAULT_QUESTIONNAIRE
+from models import Direction, Message, WellbeingPlan, YoungPerson, crypto
+from models.base import UTCDateTime
 from models.migrate import upgrade
 
 # Wednesday 25 November 2026, 20:00 in London: out of hours, so every first message gets an answer.
@@ -128,6 +136,13 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
             await asyncio.sleep(0.1)
 
     sampler = asyncio.create_task(sample())
+    statements = 0
+
+    def count_statement(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(Engine, "before_cursor_execute", count_statement)
     cpu = time.process_time()
     try:
         chats = [CHAT_BASE + i for i in range(count)]
@@ -146,25 +161,41 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
             stored = dict((await session.execute(
                 select(Message.direction, func.count()).group_by(Message.direction))).all())
     finally:
+        event.remove(Engine, "before_cursor_execute", count_statement)
         sampling = False
         await sampler
         server.should_exit = True
         await task
     rate, p50, p99, replies = figures(pushed_at, log, count)
     return {"rate": rate, "p50": p50, "p99": p99, "replies": replies, "cpu": cpu, "baseline": baseline, "peak": peak,
-            "inbound": stored.get(Direction.INBOUND, 0), "outbound": stored.get(Direction.OUTBOUND, 0)}
+            "inbound": stored.get(Direction.INBOUND, 0), "outbound": stored.get(Direction.OUTBOUND, 0),
+            "statements": statements / max(1, stored.get(Direction.INBOUND, 0))}
 
 
-async def run(name: str, url: str, count: int, people: int, data_dir: Path, modes: list[str]) -> None:
+async def seed_plans(url: str, now: datetime) -> None:
+    """Give every young person the default wellbeing plan, as joining through /start does."""
+    from models.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(insert(WellbeingPlan).from_select(
+            ["young_person_id", "questionnaire", "frequency", "revision", "updated_at"],
+            select(YoungPerson.id, literal(DEFAULT_QUESTIONNAIRE), literal(DEFAULT_FREQUENCY), literal(1), literal(now, UTCDateTime)),
+        ))
+    await engine.dispose()
+
+
+async def run(name: str, url: str, count: int, people: int, data_dir: Path, modes: list[str], global_rate: int) -> None:
     print(f"\n== {name}: {count:,} messages from {count:,} of {people:,} young people ==")
     await upgrade(url)
     fake = FakeBotAPIProcess().start()
     try:
         settings = Settings(database_url=url, data_dir=data_dir, secret_key="b" * 40, telegram_token=fake.token,
                             telegram_api_url=fake.url, telegram_poll_timeout=1, scheduler_interval_seconds=0,
-                            out_of_hours_phone="0300 123 4567")
+                            out_of_hours_phone="0300 123 4567", telegram_global_rate=global_rate)
         crypto.configure(load_keyring(settings))
         await seed_people(url, people, NOW)
+        await seed_plans(url, NOW)
         gc.collect()
         echo_rate, echo_p50, echo_p99, echo_n = await bench_echo(fake, count)
         print(f"bare PTB echo bot (polling):  {echo_rate:7.0f} messages/s, p50 {echo_p50:7.0f} ms, p99 {echo_p99:7.0f} ms"
@@ -181,7 +212,8 @@ async def run(name: str, url: str, count: int, people: int, data_dir: Path, mode
             print(f"Keyworker ({mode}):{' ' * (12 - len(mode))}{result['rate']:7.0f} messages/s, p50 {result['p50']:7.0f} ms,"
                   f" p99 {result['p99']:7.0f} ms ({result['replies']:,} replies) = {result['rate'] / echo_rate:.2f} x echo bot"
                   f" (target 0.50)")
-            print(f"  stored: {result['inbound']:,} inbound, {result['outbound']:,} replies; {result['cpu']:.1f} CPU s;"
+            print(f"  stored: {result['inbound']:,} inbound, {result['outbound']:,} replies; {result['statements']:.1f} SQL"
+                  f" statements a message; {result['cpu']:.1f} CPU s;"
                   f" service RSS before load {result['baseline']:.0f} MiB, peak under load {result['peak']:.0f} MiB")
             if len(modes) > 1 and index == 0:
                 await reset_people(url)
@@ -191,15 +223,17 @@ async def run(name: str, url: str, count: int, people: int, data_dir: Path, mode
 
 async def reset_people(url: str) -> None:
     """Forget the first mode's messages and receipts so the next mode's young people write for the first time."""
-    from sqlalchemy import delete
+    from sqlalchemy import delete, update
 
-    from models import InboundReceipt
+    from models import ChannelLink, InboundReceipt
     from models.db import create_engine
 
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.execute(delete(Message))
         await connection.execute(delete(InboundReceipt))
+        await connection.execute(update(YoungPerson).values(last_inbound_at=None, last_message_at=None))
+        await connection.execute(update(ChannelLink).values(last_inbound_at=None))
     await engine.dispose()
 
 
@@ -210,18 +244,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 messages: a smoke run")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--modes", default="polling,webhook")
+    parser.add_argument("--telegram-limit", action="store_true", help="keep the service's 30 sends a second to Telegram")
     args = parser.parse_args()
     count = 200 if args.quick else args.messages
     people = max(args.people, count)
     modes = [m for m in args.modes.split(",") if m]
+    global_rate = 30 if args.telegram_limit else 100_000
     with tempfile.TemporaryDirectory(prefix="keyworker-bench-") as tmp:
         data_dir = Path(tmp)
         if args.only != "postgresql":
-            asyncio.run(run("SQLite", f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", count, people, data_dir, modes))
+            asyncio.run(run("SQLite", f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", count, people, data_dir, modes, global_rate))
         base = os.environ.get("KEYWORKER_TEST_DATABASE_URL")
         if base and args.only != "sqlite":
             with private_postgres(base) as url:
-                asyncio.run(run("PostgreSQL", url, count, people, data_dir, modes))
+                asyncio.run(run("PostgreSQL", url, count, people, data_dir, modes, global_rate))
         elif not base:
             print("\n(PostgreSQL skipped: set KEYWORKER_TEST_DATABASE_URL to include it)")
 

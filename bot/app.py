@@ -21,13 +21,15 @@ from bot.clock import Clock, SystemClock
 from bot.content import Content
 from bot.events import EventBus
 from bot.health import Health
+from bot.intake import IntakeGuard
 from bot.metrics import Metrics
 from bot.relay import PgRelay
-from bot.inbound import receive, settle
+from bot.inbound import Batcher, receive, settle
 from bot.jobs import JOB_HANDLERS
 from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.services.indicators.rollup import plan_rollup
 from bot.services.risk import RiskChecker
 from bot.services.risk_model import ModelledRiskChecker
 from bot.keys import load_keyring
@@ -40,6 +42,7 @@ from console.routes import wellbeing as wellbeing_routes
 from console.routes import chronology, placement
 from console.routes import dashboard
 from console.routes import canned_replies, notes, timeline, webchat_manifest
+from console.routes import undelivered
 from console.security import SecurityHeaders
 from console.templating import build_templates
 from models.db import create_engine, create_sessionmaker
@@ -72,6 +75,9 @@ def create_app(
             if resumed:
                 log.info("resuming delivery of %s pending messages", resumed)
             if settings.scheduler_interval_seconds > 0:
+                async with rt.db() as session:  # the dashboard rollup's job plans its own next run from then on
+                    await plan_rollup(session, rt.now())
+                    await session.commit()
                 rt.scheduler.start(settings.scheduler_interval_seconds)
                 rt.outbox.start(settings.scheduler_interval_seconds)
             yield
@@ -92,7 +98,7 @@ def create_app(
     app.state.settings = settings
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, account, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, placement, chronology, canned_replies, notes, timeline, dashboard, webchat_manifest, webchat, telegram, admin, admin_staff, health, metrics_routes):
+    for module in (auth, account, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, placement, chronology, canned_replies, notes, timeline, dashboard, webchat_manifest, webchat, telegram, admin, admin_staff, undelivered, health, metrics_routes):
         app.include_router(module.router)
     _install_error_pages(app)
     return app
@@ -138,8 +144,11 @@ async def _start_channels(rt: Runtime) -> None:
         rt.content,
         poll_timeout=settings.telegram_poll_timeout,
         send_timeout=settings.telegram_send_timeout,
+        global_rate=settings.telegram_global_rate,
     )
     await channel.start()
+    channel.guard = IntakeGuard(rt, settings.telegram_update_attempts)
+    channel.batcher = Batcher(rt)  # updates arriving together share one transaction
     rt.telegram = channel
     rt.channels["telegram"] = channel
     if settings.telegram_webhook_url and settings.telegram_webhook_secret:

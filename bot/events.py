@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
+# An audience key every subscription hears: for telling every page here to load again (bot/relay.py).
+EVERYONE = "*"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class EventBus:
     def deliver(self, event: Event) -> None:
         """Hand an event to every subscription here whose keys it is addressed to."""
         for subscription in list(self._subscriptions):
-            if subscription.keys & event.audience:
+            if subscription.keys & event.audience or EVERYONE in event.audience:
                 subscription.offer(event)
 
     def close(self) -> None:

@@ -6,7 +6,8 @@ import asyncio
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 PROBE_TIMEOUT = 3.0
@@ -14,10 +15,21 @@ PROBE_TIMEOUT = 3.0
 
 def database_unavailable(exc: BaseException) -> bool:
     """Say whether an error means the database is out of reach (so waiting and retrying will help)."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, asyncio.TimeoutError)):
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, asyncio.TimeoutError, PoolTimeout, DisconnectionError)):
         return True
     # asyncpg's "connection was closed in the middle of operation" arrives as a plain DBAPIError.
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def worth_waiting_for(exc: BaseException) -> bool:
+    """Say whether an update that failed this way should wait for the database rather than be set aside.
+
+    Anything from the database counts (an outage, a lost connection, a schema not yet migrated), except
+    errors about one update's own data (a value too long, a broken constraint), which fail every time.
+    """
+    if database_unavailable(exc):
+        return True
+    return isinstance(exc, DBAPIError) and not isinstance(exc, (IntegrityError, DataError))
 
 
 async def probe_database(engine: AsyncEngine) -> str | None:

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bot.clock import Clock
-from bot.events import Event, EventBus
+from bot.events import EVERYONE, Event, EventBus
 from bot.health import Health
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "keyworker_events"
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; events carry ids only, so far below it.
 MAX_PAYLOAD = 7900
+RESYNC = "resync"
 
 
 def encode(event: Event, origin: str) -> str:
@@ -95,7 +96,10 @@ class PgRelay:
                 await connection.add_listener(CHANNEL, self._heard)
                 self.connected.set()
                 self._health.recovered("live_relay")
-                log.info("live events relayed through PostgreSQL (%s)", self.origin)
+                # Whatever the other processes published before this LISTEN (while reconnecting, or
+                # starting) never reached pages here: tell them all to load what they show again.
+                self._bus.deliver(Event(RESYNC, 0, frozenset({EVERYONE})))
+                log.info("live events relayed through PostgreSQL (%s); pages told to refresh", self.origin)
                 await self._send_until(connection, lost)
             except asyncio.CancelledError:
                 raise

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from bot.services.young_person import audience
 from models import Job, JobState, Message, StaffMember, YoungPerson
 
 log = logging.getLogger(__name__)
+
+# The longest one job waits for the outbox (a trickling queue must not hold claimed jobs near their lease).
+MAX_GIVE_WAY = 30.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,11 @@ class Scheduler:
         batch: int = 200,
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = 5,
-        lanes: int = 4,
+        lanes: int = 8,
+        backlog: int = 150,
+        stall: float = 2.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rt = rt
         self.handlers = handlers
@@ -167,8 +175,19 @@ class Scheduler:
         self.lease = lease
         self.max_attempts = max_attempts
         # On PostgreSQL, different young people's jobs run side by side (bench/fanout.py: serially,
-        # round trips capped 10,000 reminders at about 10 a second); SQLite has one writer anyway.
+        # round trips capped 10,000 reminders at about 10 a second; with 4 lanes on a busy machine,
+        # about 14); SQLite has one writer anyway.
         self.lanes = lanes
+        # Sending comes first: while this process's outbox holds `backlog` deliveries or more (150 is
+        # five seconds of Telegram's 30 a second, enough to keep its limiter fed), a job starts only as
+        # deliveries finish, so jobs go at the sending pace and their transactions never crowd out the
+        # sender (bench/fanout.py). Not while the sender is stuck (Telegram down, a 429 pause): if the
+        # backlog has not gone down for `stall` seconds, jobs run on.
+        self.backlog = backlog
+        self.stall = stall
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._stuck_until = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
     async def claim(self) -> list[int]:
@@ -201,10 +220,32 @@ class Scheduler:
             )
             return sorted((job_id, person) for job_id, person in claimed.all())
 
+    async def give_way(self) -> None:
+        """Wait while the outbox has a long queue and is getting through it (see `backlog`)."""
+        outbox = self.rt.outbox
+        if outbox.backlog < self.backlog or self._monotonic() < self._stuck_until:
+            return
+        last, moved = outbox.backlog, self._monotonic()
+        began = moved
+        while outbox.backlog >= self.backlog:
+            await self._sleep(0.05)
+            now = self._monotonic()
+            if outbox.backlog < last:
+                moved = now
+            last = outbox.backlog
+            if now - moved >= self.stall or now - began >= MAX_GIVE_WAY:
+                # Waiting would not help a sender that is not sending (or barely); look again in a while.
+                self._stuck_until = now + 5 * self.stall
+                log.info("scheduler: outbox backlog of %s is not moving; running jobs anyway", last)
+                return
+
     async def tick(self) -> int:
         """Claim and run every job due now; return how many ran."""
         total = 0
-        while claimed := await self._claim():
+        while True:
+            await self.give_way()
+            if not (claimed := await self._claim()):
+                break
             await self._run_claimed(claimed)
             total += len(claimed)
             if len(claimed) < self.batch:
@@ -221,6 +262,7 @@ class Scheduler:
 
         async def run(ids: list[int]) -> None:
             for job_id in ids:
+                await self.give_way()
                 await self.run_job(job_id)
 
         await asyncio.gather(*(run(ids) for ids in lanes.values()))
@@ -230,14 +272,21 @@ class Scheduler:
         now = self.rt.now()
         try:
             async with self.rt.db() as session, session.begin():
-                job = await session.get(Job, job_id)
-                if job is None or job.state != JobState.RUNNING or job.claimed_by != self.name:
+                # The job, its young person and their key worker in one round trip.
+                row = (
+                    await session.execute(
+                        select(Job, YoungPerson, StaffMember)
+                        .outerjoin(YoungPerson, YoungPerson.id == Job.young_person_id)
+                        .outerjoin(StaffMember, StaffMember.id == YoungPerson.key_worker_id)
+                        .where(Job.id == job_id)
+                    )
+                ).first()
+                if row is None:
                     return
-                ctx = JobContext(self.rt, session, job, now)
-                if job.young_person_id is not None:
-                    ctx.young_person = await session.get(YoungPerson, job.young_person_id)
-                    if ctx.young_person is not None:
-                        ctx.key_worker = await session.get(StaffMember, ctx.young_person.key_worker_id)
+                job = row[0]
+                if job.state != JobState.RUNNING or job.claimed_by != self.name:
+                    return
+                ctx = JobContext(self.rt, session, job, now, young_person=row[1], key_worker=row[2] if row[1] else None)
                 handler = self.handlers.get(job.kind)
                 outcome = await handler(ctx) if handler else Outcome(JobState.FAILED, f"no handler for {job.kind}")
                 job.state = outcome.state

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
     # How long to wait for the Bot API to answer a send before treating it as failed and retrying.
     telegram_send_timeout: float = Field(default=15, gt=0, le=120)
+    # An update that fails this many times for a reason other than the database is kept aside,
+    # encrypted, for staff to read (bot/intake.py), so it cannot hold up everyone else's.
+    telegram_update_attempts: int = Field(default=5, ge=1, le=100)
+    # Sends a second to Telegram in all: its limit for bots is about 30 (more with paid broadcasts).
+    telegram_global_rate: int = Field(default=30, ge=1, le=100_000)
 
     alert_escalation_minutes: float = Field(default=15, gt=0)
     # An urgent message whose stored reply is not committed this soon (a slow or unreachable

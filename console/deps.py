@@ -33,7 +33,8 @@ class SecondFactorRequired(Exception):
     """Password accepted, but the two-factor code (or enrolment) is still to come."""
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain-function dependency on a worker thread, a hop per request.
     return request.app.state.runtime
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from handlers import appointment, cancel, checkin, crisis, gate, listened, message, missing, mydata, settings, staff_link, start, stop, wellbeing
+from handlers import (
+    appointment, cancel, checkin, crisis, edited, gate, listened, message, missing, mydata, settings, staff_link, start, stop, wellbeing,
+)
 from handlers.turn import InboundEvent, Turn
 
 Handler = Callable[[Turn], Awaitable[bool]]
@@ -16,6 +18,7 @@ HANDLERS: list[Handler] = [
     gate.handle,  # everything below is for linked young people only
     crisis.handle,  # safety first: urgent words, /help and "I'm not OK" before anything else
     missing.handle,  # any word from a young person marked missing alerts people at once
+    edited.handle,  # an edited message reaches the worker; it is never a command or an answer
     cancel.handle,  # /cancel works from anywhere, before any flow sees it
     stop.handle,  # /stop: no more prompts or reminders; their messages still reach their worker
     mydata.handle,  # /mydata: what we hold and who sees it, and a button to ask for a copy

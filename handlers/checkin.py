@@ -114,6 +114,7 @@ async def words(turn: Turn, step: str, checkin_id: int | None) -> bool:
     good_news = step == "good_news"
     if not good_news and not service.is_open(checkin, await service.latest_checkin(turn.session, turn.young_person.id)):
         return False
+    await turn.message_id()  # stored now: the check-in points at it
     await service.do_record_words(turn.session, turn.now, checkin, turn.message, good_news=good_news)
     turn.events.append(("checkin", {"checkin_id": checkin.id}))
     if turn.risk is not None and turn.risk.level is not None:

@@ -73,7 +73,7 @@ async def handle(turn: Turn) -> bool:
             level="urgent",
             categories=list(risk.categories) if risk and risk.is_urgent else ["asked_for_help"],
             source=source,
-            message_id=turn.message.id if turn.message else None,
+            message_id=await turn.message_id(),
             escalate_after=timedelta(minutes=turn.rt.settings.alert_escalation_minutes),
         )
         turn.events.append(("alert", {"alert_id": alert.id, "new": new}))
@@ -81,7 +81,7 @@ async def handle(turn: Turn) -> bool:
     if risk is not None and risk.level == "concern":
         await do_raise_flag(
             turn.session, turn.now, young_person.id, "risk_concern",
-            categories=list(risk.categories), message_id=turn.message.id if turn.message else None,
+            categories=list(risk.categories), message_id=await turn.message_id(),
         )
         turn.events.append(("caseload", {}))
     return False

@@ -17,7 +17,11 @@ async def handle(turn: Turn) -> bool:
     if young_person is None or worker is None:
         return False
     tz = turn.rt.settings.tz
-    leave = await leaves.active_leave(turn.session, worker.id)
+    if worker.id == young_person.key_worker_id:
+        # The cover under way for their key worker comes loaded with the young person (models/team.py).
+        leave = next(iter(young_person.current_cover), None)
+    else:
+        leave = await leaves.active_leave(turn.session, worker.id)
     if leave is not None:
         return await _during_leave(turn, worker, leave)
     if hours.is_working(worker.working_hours, turn.now, tz):
@@ -26,7 +30,7 @@ async def handle(turn: Turn) -> bool:
     if await _answered_since(turn, hours.last_end(worker.working_hours, turn.now, tz)):
         return True
     back = hours.next_start(worker.working_hours, turn.now, tz)
-    ahead = await leaves.leave_ahead(turn.session, worker.id, back, tz) if back else None
+    ahead = await _leave_ahead(turn, worker, back) if back else None
     if ahead is not None:
         # Back at work only after a leave: say who will see it instead.
         cover = await turn.session.get(StaffMember, ahead.cover_id)
@@ -82,6 +86,11 @@ async def _during_leave(turn: Turn, worker: StaffMember, leave: LeavePeriod) -> 
 
 async def _answered_since(turn: Turn, since: datetime | None) -> bool:
     assert turn.young_person is not None
+    if turn.message is not None and since is not None and (
+        turn.previous_message_at is None or turn.previous_message_at < since
+    ):
+        # Every reply moves last_message_at on (do_queue_outbound): no message at all since then, so no answer.
+        return False
     query = select(Message.id).where(
         Message.young_person_id == turn.young_person.id,
         Message.direction == Direction.OUTBOUND,
@@ -90,6 +99,16 @@ async def _answered_since(turn: Turn, since: datetime | None) -> bool:
     if since is not None:
         query = query.where(Message.created_at >= since)
     return await turn.session.scalar(query.limit(1)) is not None
+
+
+async def _leave_ahead(turn: Turn, worker: StaffMember, back: datetime) -> LeavePeriod | None:
+    """A worker's leave under way when they are back, looked up once per transaction (a batch asks for
+    the same worker's evening many times; inbound handling never changes leave)."""
+    cache: dict[tuple[int, datetime], LeavePeriod | None] = turn.session.info.setdefault("leave_ahead", {})
+    key = (worker.id, back)
+    if key not in cache:
+        cache[key] = await leaves.leave_ahead(turn.session, worker.id, back, turn.rt.settings.tz)
+    return cache[key]
 
 
 def _when(turn: Turn, moment: datetime | None) -> str:

@@ -7,7 +7,12 @@ from handlers.turn import InboundEvent, Turn
 
 
 def command_of(event: InboundEvent) -> str | None:
-    """Name the command sent: Telegram's, or '/word' typed into the web chat (which has no command menu)."""
+    """Name the command sent: Telegram's, or '/word' typed into the web chat (which has no command menu).
+
+    An edited message is never a command: changing old words must not act on them again.
+    """
+    if event.meta.get("edited"):
+        return None
     if event.command:
         return event.command
     text = (event.text or "").strip()

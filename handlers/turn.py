@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ChannelLink, ContentKind, ConversationState, Message, StaffMember, YoungPerson
+from models import ChannelLink, ContentKind, ConversationState, Message, MissingEpisode, StaffMember, YoungPerson
 
 Buttons = list[list[dict[str, str]]]  # rows of {"label": ..., "data": ...}
 
@@ -50,6 +50,15 @@ class Turn:
     queued: list[Message] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Rows loaded with the young person (their wellbeing plan, say), held so the session's identity map,
+    # which holds them weakly, still has them when a handler asks: no second trip to the database.
+    loaded: tuple[object, ...] = ()
+    # Their conversation's last message either way before this one (an automatic answer since a
+    # moment is only worth looking for if there was any message since), and their open missing
+    # episode, when loaded with them (episode_known): handlers/message.py and missing.py skip a look-up.
+    previous_message_at: datetime | None = None
+    episode_known: bool = False
+    episode: MissingEpisode | None = None
 
     @property
     def language(self) -> str:
@@ -86,9 +95,18 @@ class Turn:
             purpose=purpose or key,
             link=self.link,
             meta={**({"buttons": buttons} if buttons else {}), **({"keyboard": keyboard} if keyboard else {})},
+            flush=False,  # inserted with the rest of the turn (or batch); delivered after commit
         )
         self.queued.append(message)
         return message
+
+    async def message_id(self) -> int | None:
+        """The stored id of what they sent (None if nothing was stored), inserting it now if need be."""
+        if self.message is None:
+            return None
+        if self.message.id is None:
+            await self.session.flush()
+        return self.message.id
 
     async def expect(self, flow: str, step: str, **data: Any) -> None:
         """Remember which step of which flow the next free-text answer belongs to."""

@@ -9,7 +9,7 @@ import warnings
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
@@ -22,6 +22,10 @@ from bot.channels.ratelimit import WindowLimiter
 from bot.content import Content
 from handlers.turn import InboundEvent
 from models import ChannelKind, ContentKind
+
+if TYPE_CHECKING:
+    from bot.inbound import Batcher
+    from bot.intake import IntakeGuard
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +89,33 @@ def to_event(update: Update) -> InboundEvent | None:
             receipt=receipt,
             meta={"callback_query_id": query.id, "message_id": query.message.message_id, "label": label},
         )
+    edited = update.edited_message
+    if edited is not None:
+        return _edited_event(edited, receipt) if edited.chat.type == "private" else None
     message = update.message
     if message is None or message.chat.type != "private":
         return None
     return _message_event(message, receipt)
+
+
+def _edited_event(message: Message, receipt: tuple[str, int]) -> InboundEvent | None:
+    """Turn an edited text or caption into a new text marked as an edit of the original (by its id).
+
+    Safeguarding applies to every text a young person sends, changed ones too. Edits without words
+    (a live location moving on the map) are not acted on.
+    """
+    words = message.text if message.text is not None else message.caption
+    if not words:
+        return None
+    return InboundEvent(
+        channel=ChannelKind.TELEGRAM,
+        address=str(message.chat.id),
+        receipt=receipt,
+        external_id=str(message.message_id),
+        content_kind=ContentKind.TEXT,
+        text=words,
+        meta={"edited": True, "edit_of": str(message.message_id)},
+    )
 
 
 def _message_event(message: Message, receipt: tuple[str, int]) -> InboundEvent:
@@ -148,6 +175,10 @@ class TelegramChannel:
     """Long polling or webhook intake, and rate-limited delivery, through python-telegram-bot."""
 
     kind = ChannelKind.TELEGRAM
+    # Set by the app (bot/intake.py): keeps aside an update that keeps failing, and reports getUpdates trouble.
+    guard: IntakeGuard | None = None
+    # Set by the app (bot/inbound.py): handles updates that arrive together in one transaction.
+    batcher: Batcher | None = None
 
     def __init__(
         self,
@@ -229,11 +260,23 @@ class TelegramChannel:
                 # Network trouble, a 5xx, or 409 while another poller or a webhook holds the token.
                 failures += 1
                 log.warning("getUpdates failed (%s); retry %s", type(exc).__name__, failures)
+                if self.guard is not None:
+                    self.guard.fetch_failed(type(exc).__name__)
                 await backoff(failures)
                 continue
+            if self.guard is not None:
+                self.guard.fetch_worked()
             if updates:
+                handle, guard = receive, self.guard
+                if guard is not None:
+                    # One update that keeps failing (not for want of the database) is kept aside after a
+                    # few tries, so the offset can move on past it and nobody else waits behind it.
+                    as_sent = {item["update_id"]: item for item in raw if isinstance(item, dict) and "update_id" in item}
+                    handle = lambda event: guard.receive(  # noqa: E731
+                        event, as_sent.get(event.receipt[1]) if event.receipt else None, receive
+                    )
                 try:
-                    await self.process(updates, receive)
+                    await self.process(updates, handle)
                 except Exception as exc:
                     # Not confirmed: the same updates come back with the same offset, so nothing is lost.
                     failures += 1
@@ -266,25 +309,34 @@ class TelegramChannel:
         return updates, newest
 
     async def process(self, updates: list[Update], receive: Receive) -> None:
-        """Handle a batch: chats in parallel, each chat's updates in order."""
+        """Handle a batch: in one transaction through the batcher if there is one, else chats in
+        parallel; either way each chat's updates in order, and raise if any was not stored."""
+        events = [event for event in map(to_event, updates) if event is not None]
+        if self.batcher is not None:
+            if not events:
+                return
+            futures = self.batcher.submit_all([(event, receive) for event in events])
+            await asyncio.wait(futures)
+            first: BaseException | None = None
+            for event, future in zip(events, futures, strict=True):
+                if future.exception() is not None:
+                    _log_unhandled(event, future.exception())  # type: ignore[arg-type]
+                    first = first or future.exception()
+                elif event.meta.get("callback_query_id"):
+                    await self.answer_button(event.meta["callback_query_id"])
+            if first is not None:
+                raise first  # the offset must not move past an update that was not stored
+            return
         by_chat: dict[str, list[InboundEvent]] = defaultdict(list)
-        for update in updates:
-            event = to_event(update)
-            if event is not None:
-                by_chat[event.address].append(event)
+        for event in events:
+            by_chat[event.address].append(event)
 
         async def run(events: list[InboundEvent]) -> None:
             for event in events:
                 try:
                     await receive(event)
                 except Exception as exc:
-                    # Ids and the place it failed only: an error's text may quote the young person.
-                    frame = traceback.extract_tb(exc.__traceback__)[-1]
-                    log.error(
-                        "Telegram update %s not handled: %s at %s:%s",
-                        event.receipt[1] if event.receipt else "?", type(exc).__name__,
-                        frame.filename.rsplit("/", 1)[-1], frame.lineno,
-                    )
+                    _log_unhandled(event, exc)
                     raise
                 if event.meta.get("callback_query_id"):
                     await self.answer_button(event.meta["callback_query_id"])
@@ -390,6 +442,13 @@ class TelegramChannel:
                 raise
             except (NetworkError, TimedOut) as exc:
                 raise SendFailed(f"Telegram: {type(exc).__name__}: {exc.message}") from exc
+
+
+def _log_unhandled(event: InboundEvent, exc: BaseException) -> None:
+    # Ids and the place it failed only: an error's text may quote the young person.
+    frames = traceback.extract_tb(exc.__traceback__)
+    place = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    log.error("Telegram update %s not handled: %s%s", event.receipt[1] if event.receipt else "?", type(exc).__name__, place)
 
 
 async def _backoff(failures: int) -> None:

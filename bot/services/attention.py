@@ -17,7 +17,7 @@ from models import Alert, Appointment, AppointmentStatus, Direction, Message
 QUIET_DAYS = 14
 NO_REASON = 99
 # Flags that rank with their own tier; the rest of LABELS rank last among reasons.
-FLAG_TIERS = {"missing": 1, "risk_concern": 2, "wants_contact": 4, "appointment_cant": 4, "appointment_help": 4}
+FLAG_TIERS = {"missing": 1, "risk_concern": 2, "undelivered": 3, "wants_contact": 4, "appointment_cant": 4, "appointment_help": 4}
 HANDLED_ELSEWHERE = {"risk_urgent", "risk_concern", "not_heard_from"}  # said by the alert and quiet reasons
 
 

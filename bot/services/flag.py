@@ -16,6 +16,7 @@ LABELS = {
     "risk_urgent": "Urgent safeguarding alert",
     "missing": "Missing from care",
     "risk_concern": "Safeguarding concern",
+    "undelivered": "A message could not be processed",
     "wants_contact": "Wants you to get in touch",
     "appointment_cant": "Can't make an appointment",
     "appointment_help": "Needs help with an appointment",

@@ -40,8 +40,13 @@ async def do_record_inbound(
     meta: dict[str, Any],
     risk_level: str | None,
     external_id: str | None = None,
+    flush: bool = True,
 ) -> Message:
-    """Store what a young person sent, before anything else is done with it."""
+    """Store what a young person sent, before anything else is done with it.
+
+    flush=False leaves the insert to the next flush (at the latest the commit), where several
+    messages go in one statement: its id is None until then (Turn.message_id() flushes for it).
+    """
     message = Message(
         young_person_id=young_person.id,
         direction=Direction.INBOUND,
@@ -63,7 +68,8 @@ async def do_record_inbound(
         # They wrote to us, so the channel works again (for example, they unblocked the bot).
         link.status = ChannelStatus.ACTIVE
         link.unreachable_since = None
-    await session.flush()
+    if flush:
+        await session.flush()
     return message
 
 
@@ -91,8 +97,12 @@ async def do_queue_outbound(
     purpose: str | None = None,
     meta: dict[str, Any] | None = None,
     link: ChannelLink | None = None,
+    flush: bool = True,
 ) -> Message:
-    """Store a message for a young person as pending; the outbox delivers it after commit."""
+    """Store a message for a young person as pending; the outbox delivers it after commit.
+
+    flush=False leaves the insert to the next flush, with others (its id is None until then).
+    """
     body = body.strip()
     if not body:
         raise MessageError("The message is empty.")
@@ -115,7 +125,8 @@ async def do_queue_outbound(
     )
     session.add(message)
     young_person.last_message_at = now
-    await session.flush()
+    if flush:
+        await session.flush()
     return message
 
 

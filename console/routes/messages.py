@@ -96,6 +96,9 @@ async def read_events(
     async def stream() -> AsyncIterator[dict[str, str]]:
         try:
             async for event in subscription:
+                if event.kind == "resync":  # events from other processes were missed: the page loads its parts again
+                    yield {"event": "resync", "data": ""}
+                    continue
                 if viewing is not None and event.young_person_id == viewing.id and event.kind in ("message", "status"):
                     html = await _render_message(rt, templates, event, oob=event.kind == "status")
                     if html:

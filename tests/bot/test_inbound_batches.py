@@ -1,0 +1,136 @@
+"""Updates that arrive together are handled in one transaction (bot/inbound.py, Batcher); whatever goes
+wrong in a batch, each update is still stored exactly once, each chat's in order, and one that fails
+loses none of the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from bot.inbound import Batcher, HeldBack, receive
+from handlers.turn import InboundEvent
+from models import ContentKind, Direction, Message
+from tests.bot.test_undelivered import LEE_CHAT, Poison, link_lee
+from tests.conftest import Service
+from tests.e2e.test_telegram_behaviour import FlakyRisk, fast_telegram, link_sam, stored  # noqa: F401 - a fixture
+from tests.e2e.test_telegram_loop import SAM_CHAT
+from tests.fakes.botapi import FakeBotAPI
+from tests.safeguarding.test_lifeline import HELPLINE, SlowDatabase, slow_db  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("fast_telegram")
+
+
+def text(chat: int, words: str, update_id: int) -> InboundEvent:
+    return InboundEvent(
+        channel="telegram", address=str(chat), content_kind=ContentKind.TEXT, text=words,
+        receipt=("telegram", update_id), external_id=str(update_id),
+    )
+
+
+async def words_from(service: Service, person_id: int) -> list[str]:
+    """What a young person sent, in the order it was stored."""
+    async with service.rt.db() as session:
+        rows = await session.scalars(
+            select(Message).where(Message.young_person_id == person_id, Message.direction == Direction.INBOUND)
+            .order_by(Message.id)
+        )
+        return [message.body or "" for message in rows]
+
+
+async def together(service: Service, *events: InboundEvent) -> list[BaseException | None]:
+    """Hand events to the service's batcher at the same moment; return what handling each raised."""
+    batcher = service.rt.telegram.batcher
+    assert isinstance(batcher, Batcher)
+    futures = batcher.submit_all([(event, lambda event: receive(service.rt, event)) for event in events])
+    return list(await asyncio.gather(*futures, return_exceptions=True))
+
+
+async def test_updates_arriving_together_are_stored_once_each_in_one_transaction_and_again_count_once(
+    service: Service, fake_bot_api: FakeBotAPI
+) -> None:
+    console, sam_id = await link_sam(service, fake_bot_api)
+    await link_lee(service, fake_bot_api, console)
+    batcher = service.rt.telegram.batcher
+    batches = batcher.batches
+
+    first = [text(SAM_CHAT, "sam one", 9001), text(LEE_CHAT, "lee one", 9002), text(SAM_CHAT, "sam two", 9003)]
+    assert await together(service, *first) == [None, None, None]
+    assert batcher.batches == batches + 1  # one transaction for all three
+    assert (await words_from(service, sam_id))[-2:] == ["sam one", "sam two"]
+    assert await stored(service, "lee one") == 1
+
+    # Telegram hands the same updates over again (the offset was not confirmed before a crash), with a new one.
+    again = await together(service, *first, text(SAM_CHAT, "sam three", 9004))
+    assert again == [None, None, None, None]
+    await service.idle()
+    assert (await words_from(service, sam_id))[-3:] == ["sam one", "sam two", "sam three"]
+    assert [await stored(service, words) for words in ("sam one", "sam two", "lee one", "sam three")] == [1, 1, 1, 1]
+
+
+async def test_one_update_failing_in_a_batch_loses_none_of_the_others_and_keeps_its_chat_in_order(
+    service: Service, fake_bot_api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console, sam_id = await link_sam(service, fake_bot_api)
+    await link_lee(service, fake_bot_api, console)
+    # Fails in the batch and again on its own, then works (a passing fault, say).
+    poison = Poison(monkeypatch, text="this one breaks", fail_times=2)
+
+    outcomes = await together(
+        service, text(SAM_CHAT, "this one breaks", 9101), text(LEE_CHAT, "lee is fine", 9102),
+        text(SAM_CHAT, "sam after it", 9103),
+    )
+    assert isinstance(outcomes[0], KeyError) and outcomes[1] is None and isinstance(outcomes[2], HeldBack)
+    assert poison.tries == 2
+    assert await stored(service, "lee is fine") == 1
+    # Sam's next message waits behind the one that failed (order per chat), and neither is half stored.
+    assert "sam after it" not in await words_from(service, sam_id)
+    assert await stored(service, "this one breaks") == 0
+
+    # Handed over again (Telegram redelivers what was not confirmed): both stored once, in order.
+    assert await together(service, text(SAM_CHAT, "this one breaks", 9101), text(SAM_CHAT, "sam after it", 9103)) == [None, None]
+    assert (await words_from(service, sam_id))[-2:] == ["this one breaks", "sam after it"]
+    assert await stored(service, "lee is fine") == 1
+
+
+async def test_an_urgent_message_in_a_batch_held_up_by_the_database_gets_help_at_once(
+    service: Service, fake_bot_api: FakeBotAPI, slow_db: SlowDatabase
+) -> None:
+    console, sam_id = await link_sam(service, fake_bot_api)
+    await link_lee(service, fake_bot_api, console)
+    service.rt.settings.crisis_reply_seconds = 0  # the deadline has passed as soon as it is set
+    slow_db.stall()
+    handling = asyncio.create_task(
+        together(service, text(LEE_CHAT, "lee says hi", 9201), text(SAM_CHAT, "i want to kill myself", 9202))
+    )
+
+    sent = await fake_bot_api.wait_for_sent_async(SAM_CHAT, count=3)  # the welcome, the privacy note, then help
+    assert HELPLINE in sent[2]["text"]
+    assert not handling.done()  # the batch still waits on the database: nothing is lost meanwhile
+
+    slow_db.release()
+    assert await handling == [None, None]
+    await service.idle()
+    assert await stored(service, "i want to kill myself") == 1 and await stored(service, "lee says hi") == 1
+    sent = await fake_bot_api.wait_for_sent_async(SAM_CHAT, count=5)  # the stored replies follow as usual
+    assert "I have told Jo now" in sent[3]["text"]
+
+
+async def test_words_the_risk_checker_fails_on_hold_up_no_other_update_of_their_batch(
+    service: Service, fake_bot_api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    console, sam_id = await link_sam(service, fake_bot_api)
+    await link_lee(service, fake_bot_api, console)
+    risk = FlakyRisk("odd words")
+    monkeypatch.setattr(service.rt, "risk", risk)
+
+    outcomes = await together(service, text(SAM_CHAT, "some odd words", 9301), text(LEE_CHAT, "lee again", 9302))
+    assert isinstance(outcomes[0], RuntimeError) and outcomes[1] is None
+    assert await stored(service, "lee again") == 1 and await stored(service, "odd words") == 0
+    assert "odd words" not in caplog.text  # the batch's roll-back is logged by type and place only
+
+    risk.failing = False  # the checker is back: the update, handed over again, is stored once
+    assert await together(service, text(SAM_CHAT, "some odd words", 9301)) == [None]
+    assert (await words_from(service, sam_id))[-1] == "some odd words"
+    assert await stored(service, "odd words") == 1
