@@ -96,6 +96,7 @@ def create_app(
     app = FastAPI(title="Keyworker", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.templates = build_templates(settings.tz)
     app.state.settings = settings
+    app.add_middleware(telegram.WebhookEndpoint)  # inside the security headers, ahead of FastAPI's router
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, account, young_people, messages, appointments, alerts, safety_plans, missing, checkins, team, staff, wellbeing_routes, data_rights, placement, chronology, canned_replies, notes, timeline, dashboard, webchat_manifest, webchat, telegram, admin, admin_staff, undelivered, health, metrics_routes):
