@@ -49,6 +49,7 @@ from models.db import create_engine, create_sessionmaker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
+LIFELINE_SETTLE_SECONDS = 10.0  # at shutdown, how long urgent messages held up by the database are waited for
 
 
 def create_app(
@@ -74,6 +75,7 @@ def create_app(
             resumed = await rt.outbox.resume()
             if resumed:
                 log.info("resuming delivery of %s pending messages", resumed)
+            await rt.lifeline.recall(rt)  # helplines sent without the database go out in each one's language
             if settings.scheduler_interval_seconds > 0:
                 async with rt.db() as session:  # the dashboard rollup's job plans its own next run from then on
                     await plan_rollup(session, rt.now())
@@ -89,6 +91,9 @@ def create_app(
             if rt.telegram is not None:
                 await rt.telegram.stop()
             await settle()
+            waiting = await rt.lifeline.settle(timeout=LIFELINE_SETTLE_SECONDS)
+            if waiting:  # their helplines went out already
+                log.warning("%s urgent messages still waiting on the database at shutdown", waiting)
             await rt.outbox.drain()
             rt.events.close()
             await rt.engine.dispose()

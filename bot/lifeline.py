@@ -9,8 +9,9 @@ transaction carries on (or Telegram redelivers the update), and the stored repli
 alert and its escalation follow as usual.
 
 The helplines are worded in the young person's language when it is known without the
-database: every handled turn, and every web chat page opened, remembers it here. Until
-then (a first message after a restart, say) they go out in English.
+database: the languages stored are read once at start-up (recall), and every handled turn
+and every web chat page opened keeps them up to date here. A channel this process has
+never heard of gets them in English.
 
 Web chat has no channel to send on: its page is waiting on the request itself, so
 console/routes/webchat.py answers an urgent message with these helplines when the
@@ -26,8 +27,10 @@ from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy import select
+
 from bot.content import DEFAULT_LANGUAGE
-from models import ChannelKind
+from models import ChannelKind, ChannelLink, YoungPerson
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -57,6 +60,21 @@ class Lifeline:
             self._languages.pop(key, None)
         else:
             self._languages[key] = language
+
+    async def recall(self, rt: Runtime) -> int:
+        """Remember, from the database, every channel whose young person reads another language (at start-up).
+
+        Returns how many were remembered. One query; addresses are decrypted here, in memory only.
+        """
+        async with rt.db() as session:
+            rows = (await session.execute(
+                select(ChannelLink.kind, ChannelLink.address, YoungPerson.language)
+                .join(YoungPerson, YoungPerson.id == ChannelLink.young_person_id)
+                .where(YoungPerson.language != DEFAULT_LANGUAGE, YoungPerson.erased_at.is_(None))
+            )).all()
+        for kind, address, language in rows:
+            self.remember_language(kind, address, language)
+        return len(rows)
 
     def language(self, channel: str, address: str) -> str:
         """Return the language last seen for a channel address, English if none was."""
@@ -148,7 +166,14 @@ class Lifeline:
             # The type only: a database error carries the statement's parameters, the young person's words.
             log.error("urgent message handling failed after its helplines went out (%s)", type(task.exception()).__name__)
 
-    async def settle(self) -> None:
-        """Wait for held-up work to finish (tests, and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def settle(self, timeout: float | None = None) -> int:
+        """Wait for held-up work to finish (tests, and shutdown); return how many were still waiting at the timeout."""
+        async def every() -> None:
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+        try:
+            await asyncio.wait_for(every(), timeout)
+        except TimeoutError:
+            return len(self._tasks)
+        return 0

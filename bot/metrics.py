@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Alert, DeliveryStatus, Job, JobState, Message
+from models import Alert, DeliveryStatus, Job, JobState, Message, UndeliveredUpdate
 
 # Seconds: an inbound update is committed in milliseconds; a delivery may wait out a 429.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -59,6 +59,11 @@ class Metrics:
         self.alerts_unacknowledged = Gauge(
             "keyworker_alerts_unacknowledged", "Safeguarding alerts nobody has picked up yet", registry=self.registry
         )
+        self.updates_kept_aside = Gauge(
+            "keyworker_updates_kept_aside",
+            "Inbound updates that kept failing, kept aside and not yet handled by a person (all processes)",
+            registry=self.registry,
+        )
         self.live_listeners = Gauge(
             "keyworker_live_listeners", "Console pages and web chats listening for live updates here", registry=self.registry
         )
@@ -81,11 +86,15 @@ class Metrics:
             .select_from(Alert)
             .where(Alert.closed_at.is_(None), Alert.acknowledged_at.is_(None))
         )
+        kept = await session.scalar(
+            select(func.count()).select_from(UndeliveredUpdate).where(UndeliveredUpdate.resolved_at.is_(None))
+        )
         self.outbox_pending.set(pending or 0)
         self.jobs_due.set(due or 0)
         self.jobs_running.set(running or 0)
         self.alerts_open.set(open_alerts or 0)
         self.alerts_unacknowledged.set(unacknowledged or 0)
+        self.updates_kept_aside.set(kept or 0)
 
     def render(self) -> bytes:
         """Return every figure in the Prometheus text format."""

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from bot.inbound import receive
+from bot.relay import RESYNC
 from bot.services.invite import INVITE_PREFIX, RedeemFailure, find_invite, new_webchat_token, webchat_address
 from bot.services.message import history, staff_names
 from console.deps import RuntimeDep, SessionDep
@@ -223,6 +224,9 @@ async def read_webchat_events(request: Request, rt: RuntimeDep, session: Session
     async def stream() -> AsyncIterator[dict[str, str]]:
         try:
             async for event in subscription:
+                if event.kind == RESYNC:  # events from other processes were missed: the page loads the chat again
+                    yield {"event": "resync", "data": ""}
+                    continue
                 if event.kind != "webchat":
                     continue
                 async with rt.db() as db:

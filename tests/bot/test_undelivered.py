@@ -101,6 +101,7 @@ async def test_one_update_that_keeps_failing_is_kept_for_the_worker_and_holds_no
     assert (await ali_client.get(f"/young-people/{sam_id}/undelivered/panel")).status_code == 404
     report = await health(service)
     assert report["status"] == "degraded" and "undelivered_updates" in report["failing"], report
+    assert "keyworker_updates_kept_aside 1.0" in (await service.client.get("/metrics")).text  # monitoring sees it too
 
     # Logs name the update and the error, never the words.
     assert f"update telegram:{poisoned['update_id']} failed {ATTEMPTS} times (KeyError at " in caplog.text
@@ -117,6 +118,7 @@ async def test_one_update_that_keeps_failing_is_kept_for_the_worker_and_holds_no
     assert done.status_code == 200 and POISON not in done.text
     assert "A message could not be processed" not in (await console.get("/young-people")).text
     assert (await health(service))["status"] == "ok"
+    assert "keyworker_updates_kept_aside 0.0" in (await service.client.get("/metrics")).text
 
 
 async def _other_worker(service: Service) -> httpx.AsyncClient:

@@ -60,3 +60,19 @@ async def test_a_page_told_to_resync_shows_what_it_missed_without_reloading(serv
     await expect(page.locator("#body")).to_have_value("half a reply")
     await assert_not_reloaded(page)
     await assert_healthy(pages, page)
+
+
+async def test_the_web_chat_told_to_resync_shows_what_it_missed_and_keeps_what_is_typed(service: Service, pages: Pages) -> None:
+    await service.staff("jo", "Jo")
+    sam, chat = await sam_on_web_chat(service)
+    page = await pages.phone()
+    await page.goto(f"{service.url}{chat}")
+    await live(page)
+    await mark(page)
+    await page.get_by_role("textbox").fill("half a message")
+    await stored_elsewhere(service, sam, "sent while the relay was down")
+    resync(service)
+    await expect(page.locator("#messages")).to_contain_text("sent while the relay was down")
+    await expect(page.get_by_role("textbox")).to_have_value("half a message")
+    await assert_not_reloaded(page)
+    await assert_healthy(pages, page)

@@ -6,13 +6,15 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
 from bot.clock import FrozenClock
-from tests.conftest import Service
+from config.settings import Settings
+from models import YoungPerson
+from tests.conftest import Service, Sleeps, running_service
 from tests.e2e.test_telegram_behaviour import fast_telegram, until  # noqa: F401 - unpaced sends, unwaited retries
 from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_crisis import SAM, alerts, sam_on_telegram
@@ -165,6 +167,31 @@ async def test_direct_helplines_go_out_in_the_young_persons_language(
     slow_db.release()
     await service.until_stored("i want to kill myself")
     await service.idle()
+
+
+async def test_after_a_restart_direct_helplines_are_still_in_the_young_persons_language(
+    settings: Settings, clock: FrozenClock, sleeps: Sleeps, fake_bot_api: FakeBotAPI
+) -> None:
+    async with running_service(settings, clock, sleeps) as before:
+        await sam_on_telegram(before, fake_bot_api)
+        async with before.rt.db() as session:  # Sam chose Arabic in /settings some time ago
+            await session.execute(update(YoungPerson).values(language="ar"))
+            await session.commit()
+
+    async with running_service(settings, clock, sleeps) as after:  # a restart: nothing in memory but what it read
+        slow = SlowDatabase(after.rt.engine)
+        try:
+            after.rt.settings.crisis_reply_seconds = 0
+            slow.failing = True
+            before_count = len(fake_bot_api.sent_messages(SAM))
+            fake_bot_api.push_text(SAM, "i want to kill myself")
+            sent = await fake_bot_api.wait_for_sent_async(SAM, count=before_count + 1)
+            assert "اتصل بالرقم 999" in sent[before_count]["text"] and HELPLINE in sent[before_count]["text"]
+            slow.failing = False
+            await after.until_stored("i want to kill myself")
+            await after.idle()
+        finally:
+            slow.remove()
 
 
 async def test_direct_helplines_are_in_english_when_the_language_is_not_known(
