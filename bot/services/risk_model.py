@@ -144,6 +144,7 @@ def load_model() -> RiskModel:
     return RiskModel.from_json(gzip.decompress(path.read_bytes()).decode("utf-8"))
 
 
+MIN_COUNT = 2  # a feature must occur in at least this many training texts
 MIN_MODEL_WORDS = 3  # the model speaks only about messages of at least this many words
 
 
@@ -238,8 +239,12 @@ def read_labelled(paths: Iterable[Path]) -> list[tuple[str, str, str]]:
 
 
 def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urgent_threshold: float = 0.5,
-          concern_threshold: float = 0.5, min_count: int = 1) -> RiskModel:
-    """Train every part of the model on labelled rows (text, level, category)."""
+          concern_threshold: float = 0.5, min_count: int = MIN_COUNT) -> RiskModel:
+    """Train every part of the model on labelled rows (text, level, category).
+
+    Features seen in fewer than min_count texts are left out: a word pair one writer used once
+    says more about that writer than about risk (and they would double the file).
+    """
     raw = [(features(normalise(text)), level, category) for text, level, category in rows]
     counts = Counter(f for feats, _, _ in raw for f in set(feats))
     data = [([f for f in feats if counts[f] >= min_count], level, cat) for feats, level, cat in raw]
@@ -253,10 +258,10 @@ def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urg
 def main(argv: list[str]) -> int:
     """Train on the labelled sets named (CSV files) and write content/safeguarding/model.json.gz."""
     if not argv:
-        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.8 --concern 0.9]")
+        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.5 --concern 0.8]")
         return 2
     args = list(argv)
-    thresholds = {"--urgent": 0.8, "--concern": 0.9}
+    thresholds = {"--urgent": 0.5, "--concern": 0.8}
     for flag in thresholds:
         if flag in args:
             i = args.index(flag)

@@ -57,7 +57,8 @@ CASES = [
     ("missing", URGENT, "i've run away and i've got nowhere to sleep tonight"),
     ("missing", URGENT, "I've run and I'm not safe"),
     ("missing", CONCERN, "i'm thinking of running away"),
-    ("missing", CONCERN, "staying out all night, don't tell staff where i am"),
+    ("missing", CONCERN, "i want to run away one day"),
+    ("missing", URGENT, "staying out all night, don't tell staff where i am"),
     ("exploitation", URGENT, "they're making me sell drugs for them"),
     ("exploitation", URGENT, "he says he'll share my nudes unless i pay"),
     ("exploitation", CONCERN, "my boyfriend is 24 and buys me trainers"),
@@ -180,10 +181,11 @@ FAMILIES = [
     ("exploitation", URGENT, "they said i'm not allowed home till i've sold everything"),
     ("exploitation", URGENT, "this guy i met online is outside my house and wants to take me somewhere"),
     ("self_harm", URGENT, "cuttin myself rn"),
+    ("suicide", URGENT, "i know how im going to do it"),
     ("self_harm", URGENT, "i've got the razor in my hand right now"),
-    # concerns: planning to run is not having run
-    ("missing", CONCERN, "im doing a runner tonight"),
-    ("missing", CONCERN, "gonna run away tonight"),
+    # running away tonight is urgent (docs/safeguarding-labels.md); having been away and come back is a concern
+    ("missing", URGENT, "im doing a runner tonight"),
+    ("missing", URGENT, "gonna run away tonight"),
     ("missing", CONCERN, "i've been at my boyfriends and didnt tell staff where i was"),
     ("self_harm", CONCERN, "i always wear a hoodie so staff dont see my arms"),
     ("suicide", CONCERN, "been feelin really rubbish lately"),
@@ -423,7 +425,8 @@ def brute_force(rules: Rules, text: str) -> RiskAssessment:
     return RiskAssessment(level=None)
 
 
-LABELLED_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", "eval_holdout3.csv")
+# Every labelled set (docs/safeguarding-labels.md): eval_* are scored, train_* only trained on.
+LABELLED_SETS = tuple(sorted(path.name for path in HERE.glob("*.csv")))
 
 
 def eval_rows(name: str) -> list[dict[str, str]]:
@@ -540,7 +543,9 @@ KINDS = {"crisis", "concern", "everyday", "idiom", "misspelling", "textspeak"}
 
 @pytest.mark.parametrize(
     ("name", "minimum"),
-    [("eval_set.csv", 300), ("eval_holdout.csv", 80), ("eval_holdout2.csv", 100), ("eval_holdout3.csv", 200)],
+    [("eval_set.csv", 300), ("eval_holdout.csv", 80), ("eval_holdout2.csv", 100), ("eval_holdout3.csv", 200),
+     ("eval_holdout4.csv", 300), ("eval_holdout5.csv", 300),
+     *((name, 400) for name in LABELLED_SETS if name.startswith("train_"))],
 )
 def test_labelled_sets_are_well_formed(name, minimum):
     other_texts = {r["text"] for other in LABELLED_SETS

@@ -23,7 +23,7 @@ from bot.services.risk_model import (
 from tests.conftest import Service
 from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_crisis import SAM, alerts, sam_on_telegram
-from tests.safeguarding.test_risk import HERE, eval_rows, scores
+from tests.safeguarding.test_risk import HERE, LABELLED_SETS, eval_rows, scores
 
 URGENT, CONCERN = RiskLevel.URGENT, RiskLevel.CONCERN
 
@@ -40,7 +40,7 @@ def rules_only() -> RuleRiskChecker:
 
 # ------------------------------------------------------------------ what the service flags
 
-@pytest.mark.parametrize("text", ["i know how im going to do it", "ive got it all planned"])
+@pytest.mark.parametrize("text", ["ive got it all planned", "everyone will be better off after tonight", "sorting out who gets my stuff after im gone"])
 def test_model_catches_danger_the_rules_have_no_wording_for(checker, rules_only, text):
     assert rules_only.assess(text).level is None
     result = checker.assess(text)
@@ -51,7 +51,7 @@ def test_model_catches_danger_the_rules_have_no_wording_for(checker, rules_only,
 
 async def test_the_service_alerts_on_a_wording_only_the_model_knows(service: Service, fake_bot_api: FakeBotAPI) -> None:
     await sam_on_telegram(service, fake_bot_api)
-    fake_bot_api.push_text(SAM, "i know how im going to do it")
+    fake_bot_api.push_text(SAM, "everyone will be better off after tonight")
     sent = await fake_bot_api.wait_for_sent_async(SAM, count=4)
     assert "I have told Jo now" in sent[2]["text"] and "0800 1111" in sent[3]["text"]
     [alert] = await alerts(service)
@@ -127,24 +127,26 @@ def test_eval_set_meets_the_issue_target(checker):
     assert recall >= 0.98 and precision >= 0.90
 
 
-# Floors, not results. Both holdouts are now tuned on: the first was used to tune rules and
-# thresholds; the second was written before any measurement, scored untouched (urgent recall
-# 0.864), then its misses studied to write wording families and the model trained on it
-# (docs/benchmarks.md has the figures). Only a set never seen says how the checker does on new
-# wording: eval_holdout3 was written by someone who never read the rules, the model or the other
-# sets, and is never tuned on. Its floors sit just under today's figures (urgent recall 0.723,
-# precision 0.883), far from the issue's target of 0.98 / 0.90, which is NOT met on new wording;
-# they only stop a change that makes unseen wording worse. The other floors stop the tuned sets
-# getting worse.
+# Floors, not results: each sits just under today's figure (docs/benchmarks.md), so no change to
+# the rules, the model or its training makes a set worse. eval_set, eval_holdout and eval_holdout2
+# are tuned on (rules written against them, the model trained on them). eval_holdout3 was written
+# by someone who never saw the rules, the model or the other sets; the model is not trained on it,
+# but its thresholds were chosen on it. eval_holdout4 and eval_holdout5 were written the same way
+# and nothing was chosen on them: they are the honest figures for wording nobody tuned on. The
+# issue's target (urgent recall 0.98 at precision 0.90) is NOT met on them.
 @pytest.mark.parametrize(
     ("name", "level", "min_recall", "min_precision"),
     [
-        ("eval_holdout.csv", "urgent", 0.95, 0.90),
-        ("eval_holdout.csv", "concern", 0.85, 0.85),
+        ("eval_holdout.csv", "urgent", 0.97, 0.95),  # tuned on
+        ("eval_holdout.csv", "concern", 0.93, 0.97),  # tuned on
         ("eval_holdout2.csv", "urgent", 1.0, 1.0),  # tuned on
         ("eval_holdout2.csv", "concern", 1.0, 0.95),  # tuned on
-        ("eval_holdout3.csv", "urgent", 0.70, 0.85),  # never tuned on
-        ("eval_holdout3.csv", "concern", 0.65, 0.65),  # never tuned on
+        ("eval_holdout3.csv", "urgent", 0.97, 0.90),  # thresholds chosen on it
+        ("eval_holdout3.csv", "concern", 0.80, 0.98),  # thresholds chosen on it
+        ("eval_holdout4.csv", "urgent", 0.94, 0.88),  # never tuned on
+        ("eval_holdout4.csv", "concern", 0.78, 0.83),  # never tuned on
+        ("eval_holdout5.csv", "urgent", 0.93, 0.87),  # never tuned on
+        ("eval_holdout5.csv", "concern", 0.73, 0.82),  # never tuned on
     ],
 )
 def test_holdout_floors(checker, name, level, min_recall, min_precision):
@@ -155,12 +157,12 @@ def test_holdout_floors(checker, name, level, min_recall, min_precision):
 
 # ------------------------------------------------------------------ the model file
 
-# The model is trained on exactly these tuned sets and nothing else: a rebuild from them gives
-# the shipped file byte for byte, so the untuned set (eval_holdout3) cannot have leaked into it.
-TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv")
+# The model is trained on exactly these sets and nothing else: a rebuild from them gives the
+# shipped file byte for byte, so no evaluation set (eval_holdout3 to 5) can have leaked into it.
+TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", *(name for name in LABELLED_SETS if name.startswith("train_")))
 
 
-def test_shipped_model_is_what_the_tuned_sets_train():
+def test_shipped_model_is_what_the_training_sets_train():
     rows = read_labelled([HERE / name for name in TRAINING_SETS])
     shipped = load_model()
     rebuilt = build(rows, load_rules().normaliser.normalise, shipped.urgent_threshold, shipped.concern_threshold)
@@ -186,7 +188,7 @@ def test_model_round_trips_and_refuses_other_versions():
 
 def test_shipped_model_file_is_small():
     path = resources.files("content") / "safeguarding" / "model.json.gz"
-    assert len(path.read_bytes()) < 400_000
+    assert len(path.read_bytes()) < 1_200_000  # about 0.9 MB from some 5,000 labelled messages
     assert json.loads(gzip.decompress(path.read_bytes()))["version"] == 1
 
 
