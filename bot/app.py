@@ -128,7 +128,7 @@ def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: 
         clock=clock,
         content=content,
         events=events,
-        risk=risk or ModelledRiskChecker.from_content(),
+        risk=risk or ModelledRiskChecker.from_content(may_lower=settings.risk_model_may_lower),
         outbox=outbox,
         channels=channels,
         health=health,

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # An urgent message whose stored reply is not committed this soon (a slow or unreachable
     # database) gets the helplines straight through the channel (bot/lifeline.py); 0: at once.
     crisis_reply_seconds: float = Field(default=5, ge=0, le=60)
+    # The trained model may lower a rule's urgent verdict to concern when it is very sure the message
+    # is not urgent ("my ex used to slap me but we split up ages ago"); False: a rule's urgent always stands.
+    risk_model_may_lower: bool = True
     scheduler_interval_seconds: float = Field(default=5.0, ge=0)
     # A job or an outgoing message claimed this long ago by a process that never finished it (it
     # stopped or crashed) is taken over by another; longer than any job or delivery with its retries.

@@ -1,4 +1,5 @@
-"""A small trained risk classifier that adds recall to the safeguarding rules, in pure Python.
+"""A small trained risk classifier that adds recall to the safeguarding rules (and, when very sure,
+lowers a rule's urgent verdict to concern), in pure Python.
 
 Features are words, word pairs, ordered word pairs up to three words apart ("want ... die")
 and character 3- to 5-grams of the normalised text, so new wordings and misspellings of
@@ -98,6 +99,8 @@ class RiskModel:
     categories: Mapping[str, Logistic]
     urgent_threshold: float
     concern_threshold: float
+    # A rule's urgent verdict is lowered to concern where the urgent part scores below this (0: never).
+    lower_threshold: float = 0.0
 
     @classmethod
     def from_json(cls, text: str) -> RiskModel:
@@ -115,7 +118,7 @@ class RiskModel:
         return cls(
             part(data["any_risk"]), part(data["urgent"]),
             {c: part(d) for c, d in data["categories"].items()},
-            float(data["urgent_threshold"]), float(data["concern_threshold"]),
+            float(data["urgent_threshold"]), float(data["concern_threshold"]), float(data.get("lower_threshold", 0.0)),
         )
 
     def to_json(self) -> str:
@@ -127,6 +130,7 @@ class RiskModel:
             "version": MODEL_VERSION,
             "urgent_threshold": self.urgent_threshold,
             "concern_threshold": self.concern_threshold,
+            "lower_threshold": self.lower_threshold,
             "any_risk": part(self.any_risk),
             "urgent": part(self.urgent),
             "categories": {c: part(m) for c, m in sorted(self.categories.items())},
@@ -145,6 +149,7 @@ def load_model() -> RiskModel:
 
 
 MIN_COUNT = 2  # a feature must occur in at least this many training texts
+LOWER_WINDOW, LOWER_STEP = 12, 4  # a rule's urgent is lowered only if every 12-word stretch scores low too
 MIN_MODEL_WORDS = 3  # the model speaks only about messages of at least this many words
 
 
@@ -153,12 +158,14 @@ class ModelledRiskChecker:
 
     MODEL_URGENT = "model.urgent"
     MODEL_CONCERN = "model.concern"
+    MODEL_LOWERED = "model.lowered"
 
     _WORD_CACHE_SIZE = 50_000
 
-    def __init__(self, rules: RuleRiskChecker, model: RiskModel) -> None:
+    def __init__(self, rules: RuleRiskChecker, model: RiskModel, *, may_lower: bool = True) -> None:
         self._rules = rules
         self._model = model
+        self._lower_below = model.lower_threshold if may_lower else 0.0
         self._normalise = rules.rules.normaliser.normalise
         any_w, urgent_w = model.any_risk.weights, model.urgent.weights
         # Both scores in one pass: pair weights side by side, and each word's sum remembered.
@@ -191,10 +198,24 @@ class ModelledRiskChecker:
                 z_urgent += hit[1]
         return z_any, z_urgent
 
+    def _surely_not_urgent(self, words: list[str], z_urgent: float) -> bool:
+        """True when the whole text and every stretch of it score below lower_threshold as urgent.
+
+        A crisis said at the end of a long, harmless message ("this homework is killing me lol ...
+        i want to kill myself") must not be outweighed by the rest: each stretch of LOWER_WINDOW
+        words is scored on its own, and any one of them scoring higher keeps the rule's verdict.
+        """
+        if _sigmoid(z_urgent) >= self._lower_below:
+            return False
+        for start in range(0, max(1, len(words) - LOWER_WINDOW + LOWER_STEP), LOWER_STEP):
+            if _sigmoid(self._logits(words[start:start + LOWER_WINDOW])[1]) >= self._lower_below:
+                return False
+        return True
+
     @classmethod
-    def from_content(cls) -> ModelledRiskChecker:
+    def from_content(cls, *, may_lower: bool = True) -> ModelledRiskChecker:
         """Build the checker from content/safeguarding (rules.toml and model.json.gz)."""
-        return cls(RuleRiskChecker.from_content(), load_model())
+        return cls(RuleRiskChecker.from_content(), load_model(), may_lower=may_lower)
 
     @property
     def rules(self) -> Rules:
@@ -205,18 +226,29 @@ class ModelledRiskChecker:
         return self._rules.category_label(category)
 
     def assess(self, text: str) -> RiskAssessment:
-        """Return the rules' assessment, raised by the model where it is confident and no idiom matched."""
+        """Return the rules' assessment, raised by the model where it is confident and no idiom matched.
+
+        A rule's urgent verdict stands unless the model is very sure the message is not urgent
+        (below lower_threshold, chosen by cross-validation over the training writers): then it is
+        a concern, flagged for the worker, not a page to the duty rota.
+        """
         found, cancelled = self._rules.assess_guarded(text)
-        # Where an exclusion explained words away (an idiom, an accident), the model stays out.
-        if found.is_urgent or cancelled or not text or text.isspace():
+        if not text or text.isspace() or (cancelled and not found.is_urgent):
+            # Where an exclusion explained words away (an idiom, an accident), the model stays out.
+            return found
+        if found.is_urgent and not self._lower_below:
             return found
         words = self._normalise(text).split()
-        # One or two words ("stop", "please stop", a /command) give the model no context to weigh:
-        # it learnt from sentences. Short crisis words ("kms", "i'm not safe") are the rules' job.
+        # One or two words ("stop", "please stop", a /command, "kms") give the model no context to
+        # weigh: it learnt from sentences. Short words are the rules' alone, urgent ones included.
         if len(words) < MIN_MODEL_WORDS:
             return found
         model = self._model
         z_any, z_urgent = self._logits(words)
+        if found.is_urgent:
+            if self._surely_not_urgent(words, z_urgent):
+                return RiskAssessment(RiskLevel.CONCERN, found.categories, tuple(sorted({*found.rule_ids, self.MODEL_LOWERED})))
+            return found
         any_risk = _sigmoid(z_any)
         # Urgent only when both parts agree: the urgent part alone confuses worry with danger.
         if min(any_risk, _sigmoid(z_urgent)) >= model.urgent_threshold:
@@ -239,7 +271,7 @@ def read_labelled(paths: Iterable[Path]) -> list[tuple[str, str, str]]:
 
 
 def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urgent_threshold: float = 0.5,
-          concern_threshold: float = 0.5, min_count: int = MIN_COUNT) -> RiskModel:
+          concern_threshold: float = 0.5, min_count: int = MIN_COUNT, lower_threshold: float = 0.0) -> RiskModel:
     """Train every part of the model on labelled rows (text, level, category).
 
     Features seen in fewer than min_count texts are left out: a word pair one writer used once
@@ -252,23 +284,23 @@ def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urg
     urgent = Logistic.train([(f, level == "urgent") for f, level, _ in data])
     risky = [(f, cat) for f, level, cat in data if level != "none"]
     categories = {c: Logistic.train([(f, cat == c) for f, cat in risky]) for c in CATEGORIES}
-    return RiskModel(any_risk, urgent, categories, urgent_threshold, concern_threshold)
+    return RiskModel(any_risk, urgent, categories, urgent_threshold, concern_threshold, lower_threshold)
 
 
 def main(argv: list[str]) -> int:
     """Train on the labelled sets named (CSV files) and write content/safeguarding/model.json.gz."""
     if not argv:
-        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.5 --concern 0.8]")
+        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.5 --concern 0.8 --lower 0.02]")
         return 2
     args = list(argv)
-    thresholds = {"--urgent": 0.5, "--concern": 0.8}
+    thresholds = {"--urgent": 0.5, "--concern": 0.8, "--lower": 0.02}
     for flag in thresholds:
         if flag in args:
             i = args.index(flag)
             thresholds[flag] = float(args[i + 1])
             del args[i:i + 2]
     model = build(read_labelled(Path(a) for a in args), load_rules().normaliser.normalise,
-                  thresholds["--urgent"], thresholds["--concern"])
+                  thresholds["--urgent"], thresholds["--concern"], lower_threshold=thresholds["--lower"])
     out = Path(str(resources.files("content") / "safeguarding" / "model.json.gz"))
     out.write_bytes(gzip.compress(model.to_json().encode("utf-8"), compresslevel=9, mtime=0))
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")

@@ -20,7 +20,11 @@ from bot.services.risk_model import (
     load_model,
     read_labelled,
 )
-from tests.conftest import Service
+from bot.clock import FrozenClock
+from config.settings import Settings
+from models import Direction, Message
+from sqlalchemy import select
+from tests.conftest import Service, Sleeps, running_service
 from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_crisis import SAM, alerts, sam_on_telegram
 from tests.safeguarding.test_risk import HERE, LABELLED_SETS, eval_rows, scores
@@ -58,6 +62,32 @@ async def test_the_service_alerts_on_a_wording_only_the_model_knows(service: Ser
     assert alert.level == "urgent" and alert.categories
 
 
+LOWERED = "i think about hurting myself when i get angry but i never have"
+
+
+async def test_a_lowered_verdict_flags_the_conversation_without_paging_anyone(service: Service, fake_bot_api: FakeBotAPI) -> None:
+    await sam_on_telegram(service, fake_bot_api)
+    fake_bot_api.push_text(SAM, LOWERED)
+    await service.until_stored(LOWERED)
+    await service.idle()
+    assert await alerts(service) == []
+    async with service.rt.db() as session:
+        newest = await session.scalar(select(Message).where(Message.direction == Direction.INBOUND).order_by(Message.id.desc()).limit(1))
+    assert newest.body == LOWERED and newest.risk_level == "concern"  # flagged for Jo on the conversation and caseload
+
+
+async def test_with_lowering_turned_off_every_rules_urgent_raises_an_alert(
+    settings: Settings, clock: FrozenClock, sleeps: Sleeps, fake_bot_api: FakeBotAPI
+) -> None:
+    async with running_service(settings.model_copy(update={"risk_model_may_lower": False}), clock, sleeps) as service:
+        await sam_on_telegram(service, fake_bot_api)
+        fake_bot_api.push_text(SAM, LOWERED)
+        await service.until_stored(LOWERED)
+        await service.idle()
+        [alert] = await alerts(service)
+        assert alert.level == "urgent" and "self_harm" in alert.categories
+
+
 @pytest.mark.parametrize("text", ["/stop", "stop", "STOP", "please stop", "/start", "/settings", "ok thanks", "no"])
 def test_commands_and_one_or_two_words_raise_no_alarm_from_the_model(checker, text):
     # "/stop" pauses prompts: it must never page the duty rota. Short crisis words are the rules' job.
@@ -92,9 +122,28 @@ def test_everyday_messages_stay_unflagged(checker, text):
     assert checker.assess(text).level is None
 
 
-@pytest.mark.parametrize("text", ["kms", "wanna die", "dont want to be here", "i want to unalive myself"])
+@pytest.mark.parametrize("text", [
+    "kms", "wanna die", "dont want to be here", "i want to unalive myself", "i want to kill myself tonight",
+    "he is hitting me right now im scared", "i took 20 paracetamol and feel sick", "there is a man following me",
+    "i have run away and have nowhere to sleep", "i know how im going to do it",
+])
 def test_rules_verdict_stands_when_urgent(checker, rules_only, text):
     assert checker.assess(text) == rules_only.assess(text)
+
+
+@pytest.mark.parametrize("text", [
+    "when i was small my stepdad used to hit us but that was ages ago",
+    "my ex used to slap me but we split up ages ago",
+    "i think about hurting myself when i get angry but i never have",
+])
+def test_model_lowers_a_rules_urgent_it_is_sure_is_not_one_to_a_concern(checker, rules_only, text):
+    # Past harm, urges without an act: the worker should know, the duty rota need not be paged.
+    assert rules_only.assess(text).is_urgent
+    lowered = checker.assess(text)
+    assert lowered.level is CONCERN and lowered.categories == rules_only.assess(text).categories
+    assert ModelledRiskChecker.MODEL_LOWERED in lowered.rule_ids
+    # A council that wants every rule's urgent to stand turns it off (KEYWORKER_RISK_MODEL_MAY_LOWER=false).
+    assert ModelledRiskChecker.from_content(may_lower=False).assess(text) == rules_only.assess(text)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -133,7 +182,7 @@ def test_eval_set_meets_the_issue_target(checker):
 # by someone who never saw the rules, the model or the other sets; the model is not trained on it,
 # but its thresholds were chosen on it. eval_holdout4 and eval_holdout5 were written the same way
 # and nothing was chosen on them: they are the honest figures for wording nobody tuned on. The
-# issue's target (urgent recall 0.98 at precision 0.90) is NOT met on them.
+# issue's target (urgent recall 0.98 at precision 0.90) is NOT met on them: precision is, recall is 0.94-0.95.
 @pytest.mark.parametrize(
     ("name", "level", "min_recall", "min_precision"),
     [
@@ -141,12 +190,12 @@ def test_eval_set_meets_the_issue_target(checker):
         ("eval_holdout.csv", "concern", 0.93, 0.97),  # tuned on
         ("eval_holdout2.csv", "urgent", 1.0, 1.0),  # tuned on
         ("eval_holdout2.csv", "concern", 1.0, 0.95),  # tuned on
-        ("eval_holdout3.csv", "urgent", 0.97, 0.90),  # thresholds chosen on it
-        ("eval_holdout3.csv", "concern", 0.80, 0.98),  # thresholds chosen on it
-        ("eval_holdout4.csv", "urgent", 0.94, 0.88),  # never tuned on
-        ("eval_holdout4.csv", "concern", 0.78, 0.83),  # never tuned on
-        ("eval_holdout5.csv", "urgent", 0.93, 0.87),  # never tuned on
-        ("eval_holdout5.csv", "concern", 0.73, 0.82),  # never tuned on
+        ("eval_holdout3.csv", "urgent", 0.97, 0.93),  # thresholds chosen on it
+        ("eval_holdout3.csv", "concern", 0.86, 0.98),  # thresholds chosen on it
+        ("eval_holdout4.csv", "urgent", 0.94, 0.90),  # never tuned on
+        ("eval_holdout4.csv", "concern", 0.82, 0.84),  # never tuned on
+        ("eval_holdout5.csv", "urgent", 0.93, 0.90),  # never tuned on
+        ("eval_holdout5.csv", "concern", 0.76, 0.80),  # never tuned on
     ],
 )
 def test_holdout_floors(checker, name, level, min_recall, min_precision):
@@ -165,7 +214,10 @@ TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", *(name
 def test_shipped_model_is_what_the_training_sets_train():
     rows = read_labelled([HERE / name for name in TRAINING_SETS])
     shipped = load_model()
-    rebuilt = build(rows, load_rules().normaliser.normalise, shipped.urgent_threshold, shipped.concern_threshold)
+    rebuilt = build(
+        rows, load_rules().normaliser.normalise, shipped.urgent_threshold, shipped.concern_threshold,
+        lower_threshold=shipped.lower_threshold,
+    )
     assert rebuilt.to_json() == shipped.to_json(), "rebuild with: python -m bot.services.risk_model " + " ".join(
         f"tests/safeguarding/{name}" for name in TRAINING_SETS
     )
