@@ -15,6 +15,8 @@ through /start has (only people linked before wellbeing prompts existed get thei
 
 Run from the repository root (PostgreSQL when KEYWORKER_TEST_DATABASE_URL is set, on a private database):
     .venv/bin/python bench/inbound.py [--messages 2000] [--people N] [--quick] [--only sqlite|postgresql] [--telegram-limit]
+Or the replies alone, through the Telegram channel with eight sends at once (as before) and then adaptive:
+    .venv/bin/python bench/inbound.py --sends 2000 [--latency 150] [--telegram-limit]
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
             log = await wait_for_replies(fake, count, "replies")
         await app.state.runtime.outbox.drain()
         cpu = time.process_time() - cpu
+        sends = app.state.runtime.telegram.sends  # how many sends at once the channel settled on
         async with app.state.runtime.db() as session:
             stored = dict((await session.execute(
                 select(Message.direction, func.count()).group_by(Message.direction))).all())
@@ -169,7 +172,8 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
     rate, p50, p99, replies = figures(pushed_at, log, count)
     return {"rate": rate, "p50": p50, "p99": p99, "replies": replies, "cpu": cpu, "baseline": baseline, "peak": peak,
             "inbound": stored.get(Direction.INBOUND, 0), "outbound": stored.get(Direction.OUTBOUND, 0),
-            "statements": statements / max(1, stored.get(Direction.INBOUND, 0))}
+            "statements": statements / max(1, stored.get(Direction.INBOUND, 0)), "limit": sends.limit,
+            "quickest": sends.quickest * 1000}
 
 
 async def seed_plans(url: str, now: datetime) -> None:
@@ -214,7 +218,8 @@ async def run(name: str, url: str, count: int, people: int, data_dir: Path, mode
                   f" (target 0.50)")
             print(f"  stored: {result['inbound']:,} inbound, {result['outbound']:,} replies; {result['statements']:.1f} SQL"
                   f" statements a message; {result['cpu']:.1f} CPU s;"
-                  f" service RSS before load {result['baseline']:.0f} MiB, peak under load {result['peak']:.0f} MiB")
+                  f" service RSS before load {result['baseline']:.0f} MiB, peak under load {result['peak']:.0f} MiB;"
+                  f" sends at once at the end {result['limit']} (quickest answer {result['quickest']:.1f} ms)")
             if len(modes) > 1 and index == 0:
                 await reset_people(url)
     finally:
@@ -237,6 +242,57 @@ async def reset_people(url: str) -> None:
     await engine.dispose()
 
 
+async def bench_sends(count: int, latency_ms: float, global_rate: int) -> None:
+    """Send `count` replies to as many chats through the Telegram channel alone: eight at once, then adaptive."""
+    from bot.channels.base import Outgoing
+    from bot.channels.ratelimit import LatencyLimit
+    from bot.channels.telegram import TelegramChannel
+    from bot.content import Content
+
+    print(f"\n== sends only: {count:,} replies through the Telegram channel, {latency_ms:.0f} ms added to each call,"
+          f" {'30 a second' if global_rate == 30 else 'no limit'} ==")
+    fake = FakeBotAPIProcess().start()
+    try:
+        for name in ("eight at once (before)", "adaptive"):
+            channel = TelegramChannel(fake.token, fake.url, Content.load(), global_rate=global_rate, per_chat_rate=1000)
+            await channel.start()
+            if name.startswith("eight"):
+                channel.sends = LatencyLimit(initial=8, maximum=8, floor_rate=1e9)  # the floor holds it at eight
+            if latency_ms:  # a Bot API far away: each call waits this long before it goes
+                request = channel.bot._request[1]
+                send = request.do_request
+
+                async def far(*args: object, _send: object = send, **kwargs: object) -> object:
+                    await asyncio.sleep(latency_ms / 1000)
+                    return await _send(*args, **kwargs)  # type: ignore[operator]
+
+                request.do_request = far  # type: ignore[method-assign]
+            outbox = asyncio.Semaphore(16)  # as the outbox hands them over (SENDING_AT_ONCE)
+
+            async def one(chat: int) -> None:
+                async with outbox:
+                    await channel.send(str(chat), Outgoing(message_id=chat, young_person_id=chat, text=TEXT))
+
+            await asyncio.gather(*(one(ECHO_CHAT_BASE + 100_000 + i) for i in range(20)))  # warm up
+            limits: list[int] = []
+
+            async def watch() -> None:
+                while True:
+                    limits.append(channel.sends.limit)
+                    await asyncio.sleep(0.05)
+
+            watcher = asyncio.create_task(watch())
+            cpu, started = time.process_time(), time.monotonic()
+            await asyncio.gather(*(one(ECHO_CHAT_BASE + 200_000 + i) for i in range(count)))
+            cpu, took = time.process_time() - cpu, time.monotonic() - started
+            watcher.cancel()
+            await channel.stop()
+            print(f"{name:24s} {count / took:7.1f} sends/s, {cpu / count * 1e6:5.0f} us CPU a send;"
+                  f" sends at once: median {statistics.median(limits):.0f}, most {max(limits)}")
+    finally:
+        fake.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2_000)
@@ -245,7 +301,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--modes", default="polling,webhook")
     parser.add_argument("--telegram-limit", action="store_true", help="keep the service's 30 sends a second to Telegram")
+    parser.add_argument("--sends", type=int, default=0, help="instead: this many replies through the Telegram channel alone")
+    parser.add_argument("--latency", type=float, default=0.0, help="with --sends: milliseconds added to each call")
     args = parser.parse_args()
+    if args.sends:
+        asyncio.run(bench_sends(args.sends, args.latency, 30 if args.telegram_limit else 100_000))
+        return
     count = 200 if args.quick else args.messages
     people = max(args.people, count)
     modes = [m for m in args.modes.split(",") if m]

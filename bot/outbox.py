@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 LOAD_BATCH = 200  # messages claimed and loaded with one statement
-# Sends in flight at once. Hundreds at once cost more CPU than they save: httpx's connection pool
-# checks every connection and waiting request at each turn (bench/inbound.py, 1,000 texts and
-# replies: 3.7 CPU s at 4, 3.9 at 8, 4.5 at 16; unbounded, 200 took 2.1 s against 1.3 at 16).
-# Eight keep Telegram's 30 a second fed up to about 250 ms a call.
-SENDING_AT_ONCE = 8
+# Deliveries in a channel's hands at once. Each channel decides how many of them it actually sends at
+# once: Telegram's adapts to the latency it sees (bot/channels/ratelimit.py LatencyLimit, 16 at most),
+# since every call in flight costs CPU in httpx's pool at each turn while a Bot API 250 ms away needs
+# eight to keep 30 a second going. The rest wait their turn there, cheaply. Not more: a crisis reply
+# sent straight through the channel (bot/lifeline.py) queues behind these for Telegram's 30 a second.
+SENDING_AT_ONCE = 16
 
 
 class Outbox:
