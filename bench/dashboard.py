@@ -30,13 +30,13 @@ from bench.dashboard_seed import NOW, seed_postgres, seed_sqlite
 from bench.seed import private_postgres_async
 from bot.keys import load_keyring
 from bot.services.indicators import GROUPS, Scope, ScopeKind, compute_dashboard, make_period
-from bot.services.indicators.rollup import EVERY, build_reply_waits
+from bot.services.indicators.rollup import EVERY, build_message_weeks, build_reply_waits
 from bot.services.indicators.show import show_dashboard
 from config.settings import Settings
 from console.templating import build_templates
 from models import crypto
 from models.db import create_engine, create_sessionmaker
-from models import ReplyWait, RollupMark
+from models import MessageWeek, ReplyWait, RollupMark
 from models.migrate import upgrade
 
 console = Console(stderr=True)
@@ -68,9 +68,10 @@ async def timed(runs: int, make) -> float:  # type: ignore[no-untyped-def]
 
 
 async def build_rollup(db, settings: Settings, dialect: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Build the reply-wait rollup from scratch (all 26 weeks in one go), then time one 5-minute run of the job."""
+    """Build the rollups from scratch (all 26 weeks in one go), then time one 5-minute run of the job."""
     async with db() as session:
         await session.execute(delete(ReplyWait))
+        await session.execute(delete(MessageWeek))
         await session.execute(delete(RollupMark))
         await session.commit()
     times = {}
@@ -78,14 +79,16 @@ async def build_rollup(db, settings: Settings, dialect: str) -> dict[str, float]
         start = time.perf_counter()
         async with db() as session:
             built = await build_reply_waits(session, at, settings.tz)
+            counted = await build_message_weeks(session, at, settings.tz)
             await session.commit()
         times[label] = (time.perf_counter() - start) * 1000
-        console.print(f"{label}: {built.waits:,} waits in {times[label]:,.0f} ms")
+        console.print(f"{label}: {built.waits:,} waits and {counted.waits:,} message weeks in {times[label]:,.0f} ms")
         if dialect == "postgresql":  # as autovacuum would after the first build: index-only scans need the visibility map
             async with db() as session:
                 connection = await session.connection()
                 await connection.exec_driver_sql("COMMIT")
                 await connection.exec_driver_sql("VACUUM ANALYZE reply_waits")
+                await connection.exec_driver_sql("VACUUM ANALYZE message_weeks")
     return times
 
 

@@ -1,19 +1,20 @@
-"""The dashboard rollup: reply waits worked out once from the stored messages, up to a watermark.
+"""The dashboard rollup: reply waits and weekly message counts worked out once from the stored messages, up to a watermark.
 
-The manager dashboard reads these instead of sorting every message of the period on each page, and
+The manager dashboard reads these instead of reading every message of the period on each page, and
 reads the raw messages only after the watermark (see docs/indicators.md, "How it stays fast").
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
 
 REPLY_WAITS = "reply_waits"  # the RollupMark of the reply_waits table
+MESSAGE_WEEKS = "message_weeks"  # the RollupMark of the message_weeks table
 
 
 class ReplyWait(Base):
@@ -39,6 +40,39 @@ class ReplyWait(Base):
     seconds: Mapped[float | None] = mapped_column(Float, default=None)  # replied_at - asked_at
     working: Mapped[bool] = mapped_column(default=False)  # asked in working hours
     on_time: Mapped[bool | None] = mapped_column(default=None)  # answered within one working day (NULL: no answer yet)
+
+
+class MessageWeek(Base):
+    """How many messages a young person (or a staff member, to them) sent on each day of one local week.
+
+    Messages never change once stored, so the counts only grow as the watermark moves on. Days and weeks are
+    local to the time zone named in the RollupMark's basis; only messages before its watermark are counted.
+    """
+
+    __tablename__ = "message_weeks"
+    __table_args__ = (
+        # Erasure and the few weeks a change of key worker cuts: a young person's weeks.
+        Index("ix_message_weeks_young_person", "young_person_id", "week"),
+        # SQLite keeps the rows in key order, so a page reads its weeks' rows in one stretch.
+        {"sqlite_with_rowid": False},
+    )
+
+    # The key leads with the week: the page reads the weeks of its periods.
+    week: Mapped[date] = mapped_column(Date, primary_key=True)  # the local Monday
+    sender: Mapped[str] = mapped_column(String(16), primary_key=True)  # "young_person" or "staff" (the bot's are not counted)
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # who sent them: the staff member, or 0 (the young person, or staff unnamed)
+    # Messages on Monday (d0) to Sunday (d6), local days.
+    d0: Mapped[int] = mapped_column(Integer, default=0)
+    d1: Mapped[int] = mapped_column(Integer, default=0)
+    d2: Mapped[int] = mapped_column(Integer, default=0)
+    d3: Mapped[int] = mapped_column(Integer, default=0)
+    d4: Mapped[int] = mapped_column(Integer, default=0)
+    d5: Mapped[int] = mapped_column(Integer, default=0)
+    d6: Mapped[int] = mapped_column(Integer, default=0)
+    # The first and last of them: whoever's caseload the young person was on for all of that, had them all.
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RollupMark(Base):

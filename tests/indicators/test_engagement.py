@@ -15,6 +15,7 @@ from models import (
     Appointment,
     AppointmentStatus,
     ChannelLink,
+    Handover,
     CheckIn,
     CheckInSource,
     Job,
@@ -172,6 +173,36 @@ async def test_wellbeing(world: World) -> None:
     assert (f[f"{mood}.average"].previous, f[f"{mood}.change"].previous) == (4, 0)
     # A score nobody gave has no average rather than 0.
     assert f["wellbeing.ons4.life.average"].value is None
+
+
+async def test_wellbeing_baselines_from_before_the_previous_period(world: World) -> None:
+    jo, ali = await world.staff("Jo"), await world.staff("Ali")
+    sam = await world.young_person("Sam", ali)  # Jo's until the handover on 9 November
+    await world.add(
+        # Mood: 5 on 1 October; a response on 10 October with no mood score (too few answers); 3 on 20 October
+        # (the previous period); 2 on 3 November and 4 on 10 November. Sam's sleep: only 3 on 5 November.
+        response(sam.id, "feelings", utc(2026, 10, 1, 12, 0), {"mood": 5}),
+        response(sam.id, "feelings", utc(2026, 10, 10, 12, 0), {"mood": None, "sleep": 1}),
+        response(sam.id, "feelings", utc(2026, 10, 20, 12, 0), {"mood": 3}),
+        response(sam.id, "feelings", utc(2026, 11, 3, 12, 0), {"mood": 2}),
+        response(sam.id, "feelings", utc(2026, 11, 10, 12, 0), {"mood": 4, "sleep": 3}),
+        # Handed to Ali on 9 November: Jo's caseload has his week-0 score only, Ali's his week-1 one.
+        Handover(young_person_id=sam.id, from_staff_id=jo.id, to_staff_id=ali.id, by_staff_id=jo.id, at=utc(2026, 11, 9, 0, 0)),
+    )
+    mood, sleep = "wellbeing.feelings.mood", "wellbeing.feelings.sleep"
+    f = (await world.dashboard(FIRST, LAST, NOW, only=("wellbeing",))).figures()
+    # Previous period: 3 against his last score before it, 5 on 1 October (10 October had none): -2, worse.
+    assert (f[f"{mood}.change"].previous, f[f"{mood}.worse"].previous) == (-2, 1)
+    # The period: from 3 (20 October) to 4: +1. Week 0: 3 -> 2 (-1, worse); week 1: 2 -> 4 (+2).
+    assert (f[f"{mood}.change"].value, f[f"{mood}.worse"].value) == (1, 0)
+    assert (f[f"{mood}.change"].trend, f[f"{mood}.worse"].trend) == ((-1, 2), (1, 0))
+    # Sleep: 3 against 1 (10 October, before the previous period): +2, in week 1 and the period.
+    assert (f[f"{sleep}.change"].value, f[f"{sleep}.change"].trend, f[f"{sleep}.change"].previous) == (2, (None, 2), None)
+    # For a key worker, each window's first and last scores are those while Sam was theirs.
+    f = (await world.dashboard(FIRST, LAST, NOW, Scope(ScopeKind.WORKER, jo.id), only=("wellbeing",))).figures()
+    assert (f[f"{mood}.change"].value, f[f"{mood}.change"].trend, f[f"{mood}.change"].previous) == (-1, (-1, None), -2)
+    f = (await world.dashboard(FIRST, LAST, NOW, Scope(ScopeKind.WORKER, ali.id), only=("wellbeing",))).figures()
+    assert (f[f"{mood}.change"].value, f[f"{mood}.change"].trend, f[f"{mood}.change"].previous) == (2, (None, 2), None)
 
 
 async def test_safeguarding(world: World) -> None:

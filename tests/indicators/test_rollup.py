@@ -10,15 +10,16 @@ raw rows only, for every group, both tables and several scopes: the two must be 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
 from bot.clock import FrozenClock
 from bot.services.indicators import Dashboard, Scope, ScopeKind, compute_dashboard, make_period
 from bot.services.indicators import rollup
-from bot.services.indicators.rollup import LAG, ROLLUP_JOB, build_reply_waits, plan_rollup
-from models import Job, JobState, ReplyWait, RollupMark
+from bot.services.indicators.rollup import LAG, ROLLUP_JOB, build_message_weeks, build_reply_waits, plan_rollup
+from bot.services.data_rights import do_erase_young_person
+from models import Handover, Job, JobState, ReplyWait, RollupMark, TeamMember, YoungPerson
 from tests.conftest import Service
 from tests.indicators import test_engagement, test_responsiveness
 from tests.indicators.conftest import LONDON, World, utc
@@ -28,6 +29,7 @@ async def build_to(world: World, now: datetime) -> None:
     """Run the rollup job as it would run at now (its watermark is LAG earlier)."""
     async with world.db() as session:
         await build_reply_waits(session, now, LONDON)
+        await build_message_weeks(session, now, LONDON)
         await session.commit()
 
 
@@ -199,3 +201,94 @@ async def test_a_failing_build_never_ends_the_chain_and_old_runs_are_cleared(
             break
     # A run gave up after its retries, yet a later run is still planned.
     assert failed and pending and max(p.due_at for p in pending) > failed[0].finished_at
+
+
+# Messages counted by week (message_weeks): Monday 2 to Sunday 15 November 2026 (GMT), the previous period
+# 19 October to 1 November. Sam (Jo's) writes on the 2nd and late on the 3rd; Mo writes on Tuesday 10th as
+# Jo's and on Thursday 12th as Ali's (handed over on Wednesday 11th at noon, so his week is cut); Kai (Ali's)
+# writes on 26 October and ten minutes before the period ends; Lee (Ali's) writes on the 4th, and is later erased.
+MESSAGES_FIRST, MESSAGES_LAST = date(2026, 11, 2), date(2026, 11, 15)
+MESSAGES_NOW = utc(2026, 11, 16, 9, 0)
+# Job runs: mid-morning on the day of the handover, five minutes before Kai's last message (the watermark falls
+# in the same day, so that day is half from the rollup, half raw), and on the morning the page is computed.
+MESSAGES_RUNS = (utc(2026, 11, 11, 11, 0), utc(2026, 11, 15, 23, 50), MESSAGES_NOW)
+
+
+async def messages_world(world: World) -> dict[str, object]:
+    jo, ali = await world.staff("Jo"), await world.staff("Ali")
+    sam = await world.young_person("Sam", jo)
+    mo = await world.young_person("Mo", ali)
+    kai = await world.young_person("Kai", ali)
+    lee = await world.young_person("Lee", ali)
+    await world.add(
+        world.said(sam, utc(2026, 11, 2, 10, 0)), world.replied(sam, jo, utc(2026, 11, 3, 9, 0)),
+        world.said(sam, utc(2026, 11, 3, 23, 30)),
+        world.said(mo, utc(2026, 11, 10, 9, 0)), world.replied(mo, jo, utc(2026, 11, 10, 9, 30)),
+        world.said(mo, utc(2026, 11, 12, 15, 0)), world.replied(mo, ali, utc(2026, 11, 12, 15, 5)),
+        world.said(kai, utc(2026, 10, 26, 12, 0)), world.said(kai, utc(2026, 11, 15, 23, 50)),
+        world.said(lee, utc(2026, 11, 4, 12, 0)), world.replied(lee, ali, utc(2026, 11, 4, 13, 0)),
+        Handover(young_person_id=mo.id, from_staff_id=jo.id, to_staff_id=ali.id, by_staff_id=jo.id, at=utc(2026, 11, 11, 12, 0)),
+        TeamMember(young_person_id=sam.id, staff_id=ali.id, role="life coach", added_at=utc(2026, 11, 3, 12, 0)),
+    )
+    return {"jo": jo, "ali": ali, "lee": lee}
+
+
+def message_figures(board: Dashboard) -> tuple[object, ...]:
+    f = board.figures()
+    workers = {row[0]: (row[2], row[10]) for row in board.tables[0].rows}  # (young people who wrote, messages sent)
+    return f["reach.messaged"].value, f["reach.messaged"].previous, f["reach.messaged"].trend, f["workload.messages_sent"].value, workers
+
+
+async def test_message_counts_from_the_rollup_are_the_raw_counts_wherever_the_watermark_falls(world: World) -> None:
+    people = await messages_world(world)
+    jo, ali = people["jo"], people["ali"]
+    scopes = (Scope(), Scope(ScopeKind.WORKER, jo.id), Scope(ScopeKind.WORKER, ali.id), Scope(ScopeKind.TEAM, ali.id))  # type: ignore[attr-defined]
+    for run in MESSAGES_RUNS:
+        await build_to(world, run)
+        for now in (run, MESSAGES_NOW):
+            for scope in scopes:
+                rolled, raw = await both(world, MESSAGES_FIRST, MESSAGES_LAST, now, scope)
+                assert_same(rolled, raw)
+                # Part-weeks: Wednesday 4th to Thursday 12th (and the nine days before), days of a rolled-up week.
+                rolled, raw = await both(world, date(2026, 11, 4), date(2026, 11, 12), now, scope)
+                assert_same(rolled, raw)
+    rolled, _ = await both(world, date(2026, 11, 4), date(2026, 11, 12), MESSAGES_NOW, Scope())
+    # Lee on the 4th, Mo on the 10th and 12th; before (26 October to 3 November), Kai and Sam.
+    assert message_figures(rolled)[:4] == (2, 2, (1, 1), 3)
+    rolled, _ = await both(world, MESSAGES_FIRST, MESSAGES_LAST, MESSAGES_NOW, Scope())
+    # Sam, Mo, Kai and Lee wrote (Kai in both periods); staff sent 4. Jo had Sam and Mo (as his, on the 10th)
+    # write, and sent 2; Ali had Mo (on the 12th), Kai and Lee, and sent 2.
+    assert message_figures(rolled) == (4, 1, (2, 2), 4, {"Ali": (3, 2), "Jo": (2, 2)})
+    rolled, _ = await both(world, MESSAGES_FIRST, MESSAGES_LAST, MESSAGES_NOW, Scope(ScopeKind.WORKER, jo.id))  # type: ignore[attr-defined]
+    assert message_figures(rolled)[:4] == (2, 0, (1, 1), 2)
+    # On Sam's team from the 3rd at noon, Ali saw only his late message that day.
+    rolled, _ = await both(world, MESSAGES_FIRST, MESSAGES_LAST, MESSAGES_NOW, Scope(ScopeKind.TEAM, ali.id))  # type: ignore[attr-defined]
+    assert message_figures(rolled)[:3] == (1, 0, (1, 0))
+
+
+async def test_erasing_a_young_person_takes_their_messages_out_of_the_rolled_up_counts(world: World) -> None:
+    people = await messages_world(world)
+    await build_to(world, MESSAGES_NOW)
+    async with world.db() as session:
+        lee = await session.get(YoungPerson, people["lee"].id)  # type: ignore[attr-defined]
+        assert lee is not None
+        await do_erase_young_person(session, MESSAGES_NOW, lee, mode="delete", via="test")
+        await session.commit()
+    await build_to(world, MESSAGES_NOW + timedelta(minutes=5))
+    rolled, raw = await both(world, MESSAGES_FIRST, MESSAGES_LAST, MESSAGES_NOW, Scope())
+    assert_same(rolled, raw)
+    # Lee and Ali's answer to Lee are gone from the figures as from the messages.
+    assert message_figures(rolled) == (3, 1, (1, 2), 3, {"Ali": (2, 1), "Jo": (2, 2)})
+
+
+async def test_groups_computed_side_by_side_give_the_figures_computed_one_after_another(world: World) -> None:
+    # On PostgreSQL the page computes its groups on several connections reading one snapshot; on SQLite, in turn.
+    people = await test_engagement.build(world)
+    await build_to(world, test_engagement.NOW)
+    period = make_period("custom", test_engagement.FIRST, LONDON, test_engagement.FIRST, test_engagement.LAST)
+    for scope in (Scope(), Scope(ScopeKind.WORKER, people["jo"].id)):  # type: ignore[attr-defined]
+        async with world.db() as session:
+            side_by_side = await compute_dashboard(session, period, scope, test_engagement.NOW, tables=True)
+            in_turn = await compute_dashboard(session, period, scope, test_engagement.NOW, tables=True, concurrent=False)
+        assert_same(side_by_side, in_turn)
+        assert [g.key for g in side_by_side.groups] == [g.key for g in in_turn.groups] and len(side_by_side.groups) == 9

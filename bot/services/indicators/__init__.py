@@ -5,10 +5,12 @@ Definitions and formulas: docs/indicators.md. The JSON shape is versioned by VER
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.services.indicators import appointments, checkins, outcomes, reach, responsiveness, safeguarding, voice, wellbeing, workload
 from bot.services.indicators.figures import Breakdown, Figure, Group
@@ -34,27 +36,73 @@ class Dashboard:
         return {f.key: f for g in self.groups for f in g.figures}
 
 
+# On PostgreSQL the groups are computed on several connections at once, all reading one snapshot of the data
+# (so the figures agree with each other as if computed one after another). Each lane is a connection; the
+# responsiveness group and the tables share one, since both read the waits it materialises.
+LANES: tuple[tuple[str, ...], ...] = (
+    ("wellbeing", "reach", "workload", "voice"),
+    ("responsiveness", "tables", "safeguarding"),
+    ("checkins", "appointments", "outcomes"),
+)
+
+
 async def compute_dashboard(
     session: AsyncSession, period: Period, scope: Scope, now: datetime, only: tuple[str, ...] = (),
-    *, tables: bool = False, own: int | None = None, rollup: bool = True,
+    *, tables: bool = False, own: int | None = None, rollup: bool = True, concurrent: bool = True,
 ) -> Dashboard:
     """Compute every indicator group (or only the named ones) for a period and scope, and the tables if asked.
 
     own: show only this staff member's rows of the tables (a key worker's view).
     rollup: read what the rollup job summarised up to its watermark (the figures are the same; False reads raw rows only).
+    concurrent: on PostgreSQL, compute the groups on several connections sharing this session's snapshot.
     """
+    wanted = [name for name in (_name(m) for m in GROUPS) if not only or name in only] + (["tables"] if tables else [])
+    lanes = [[name for name in lane if name in wanted] for lane in LANES]
+    lanes = [lane for lane in lanes if lane]
+    if concurrent and session.bind.dialect.name == "postgresql" and len(lanes) > 1:
+        snapshot = (await session.execute(text("SELECT pg_export_snapshot()"))).scalar_one()
+        engine = session.bind if isinstance(session.bind, AsyncEngine) else session.bind.engine
+        done = await asyncio.gather(*(_lane(engine, snapshot, lane, period, scope, now, own, rollup) for lane in lanes))
+        found = {name: made for lane in done for name, made in lane.items()}
+    else:
+        found = await _compute(session, wanted, period, scope, now, own, rollup)
+    groups = tuple(found[name] for name in wanted if name != "tables")
+    return Dashboard(period, scope, now, groups, found.get("tables", ()))  # type: ignore[arg-type]
+
+
+def _name(module: object) -> str:
+    return module.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined,no-any-return]
+
+
+async def _compute(
+    session: AsyncSession, names: list[str], period: Period, scope: Scope, now: datetime, own: int | None, rollup: bool,
+) -> dict[str, object]:
+    """Compute the named groups (and "tables") one after another on one session."""
     ctx = Ctx(session, period, scope, now, rollup=rollup)
     await ctx.tune()
-    groups: list[Group] = []
-    made: tuple[Table, ...] = ()
+    found: dict[str, object] = {}
     try:
         for module in GROUPS:
-            name = module.__name__.rsplit(".", 1)[-1]
-            if only and name not in only:
-                continue
-            groups.append(await module.compute(ctx))
-        if tables:
-            made = (await workers(ctx, own), await teams(ctx, own))
+            if _name(module) in names:
+                found[_name(module)] = await module.compute(ctx)
+        if "tables" in names:
+            found["tables"] = (await workers(ctx, own), await teams(ctx, own))
     finally:
         await ctx.close()
-    return Dashboard(period, scope, now, tuple(groups), made)
+    return found
+
+
+async def _lane(
+    engine: AsyncEngine, snapshot: str, names: list[str], period: Period, scope: Scope, now: datetime, own: int | None, rollup: bool,
+) -> dict[str, object]:
+    """Compute some groups on a connection of their own, reading the exported snapshot."""
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        await connection.begin()
+        # Quoted by us: the snapshot's name is PostgreSQL's own (digits, letters and dashes), never a request's.
+        await connection.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        try:
+            async with AsyncSession(bind=connection) as session:
+                return await _compute(session, names, period, scope, now, own, rollup)
+        finally:
+            await connection.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.services.indicators import message_weeks
 from bot.services.indicators.figures import TOTAL, Breakdown, Group, figure
 from bot.services.indicators.sql import MEDIAN, Ctx
 
@@ -28,13 +29,15 @@ async def compute(ctx: Ctx) -> Group:
     )
     # In regular contact over the period: wrote or answered a check-in in at least half its weeks.
     half = (ctx.weeks + 1) // 2
+    # (Whoever's caseload they were on: the split is of the young people in scope, by their own contact.)
+    extra, wrote = await message_weeks.writers(ctx, only=range(ctx.weeks), everyone=True)
     weeks_in_touch = (
-        "touch AS (SELECT x.young_person_id AS yp, COUNT(DISTINCT grp.g) AS weeks FROM ("
-        "SELECT m.young_person_id, m.created_at AS t FROM messages m WHERE m.sender_kind = 'young_person' "
-        f"AND m.created_at >= {ctx.ts(ctx.period.start)} AND m.created_at < {ctx.ts(ctx.period.end)} UNION ALL "
-        "SELECT c.young_person_id, c.answered_at FROM checkins c WHERE c.answered_at IS NOT NULL "
-        f"AND c.answered_at >= {ctx.ts(ctx.period.start)} AND c.answered_at < {ctx.ts(ctx.period.end)}) AS x "
-        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('x.t')} AND grp.g >= 0 AND grp.g < {ctx.weeks} GROUP BY x.young_person_id)"
+        "touch AS (SELECT x.yp, COUNT(DISTINCT x.g) AS weeks FROM ("
+        f"SELECT g, yp FROM ({wrote}) AS w UNION ALL "
+        "SELECT grp.g, c.young_person_id FROM checkins c "
+        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('c.answered_at')} AND grp.g >= 0 AND grp.g < {ctx.weeks} "
+        f"WHERE c.answered_at IS NOT NULL AND c.answered_at >= {ctx.ts(ctx.period.start)} AND c.answered_at < {ctx.ts(ctx.period.end)}"
+        ") AS x GROUP BY x.yp)"
     )
     people = (
         "people AS (SELECT DISTINCT y.id AS yp FROM young_people y "
@@ -46,7 +49,7 @@ async def compute(ctx: Ctx) -> Group:
         "FROM people p LEFT JOIN touch t ON t.yp = p.yp)"
     )
     split = await ctx.rows(
-        f"{ctx.with_(weeks_in_touch, people)} SELECT regular, COUNT(*), SUM(missing) FROM counted GROUP BY regular"
+        f"{ctx.with_(*extra, weeks_in_touch, people)} SELECT regular, COUNT(*), SUM(missing) FROM counted GROUP BY regular"
     )
     rows = []
     for regular, people, missing in sorted(split, key=lambda r: -int(r[0])):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.services.indicators import message_weeks
 from bot.services.indicators.figures import Group, figure
 from bot.services.indicators.sql import MEDIAN, Ctx
 
@@ -12,10 +13,10 @@ _ON = (
     "AND (y.erased_at IS NULL OR y.erased_at >= grp.gs) {during}"
 )
 
-# When a young person became unreachable: opted out, or every channel they have is blocked.
-_SINCE = (
-    "(SELECT CASE WHEN COUNT(*) > 0 AND COUNT(*) = SUM(CASE WHEN c.status = 'unreachable' THEN 1 ELSE 0 END) "
-    "THEN MAX(c.unreachable_since) END FROM channel_links c WHERE c.young_person_id = y.id)"
+# When each young person with a channel became unreachable: when every channel they have is blocked.
+_BLOCKED = (
+    "SELECT c.young_person_id AS yp, CASE WHEN COUNT(*) = SUM(CASE WHEN c.status = 'unreachable' THEN 1 ELSE 0 END) "
+    "THEN MAX(c.unreachable_since) END AS since FROM channel_links c GROUP BY c.young_person_id"
 )
 
 
@@ -26,25 +27,26 @@ async def compute(ctx: Ctx) -> Group:
     linked = await ctx.by_group(
         f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id) {on} AND y.linked_at IS NOT NULL AND y.linked_at < grp.ge GROUP BY grp.g"
     )
-    wrote = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT m.young_person_id) FROM messages m "
-        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} {ctx.join_at('m.young_person_id', 'm.created_at')} "
-        "WHERE m.sender_kind = 'young_person' GROUP BY grp.g"
-    )
+    extra, wrote_rows = await message_weeks.writers(ctx)
+    wrote = await ctx.by_group(f"{ctx.with_(*extra)} SELECT g, COUNT(DISTINCT yp) FROM ({wrote_rows}) AS w GROUP BY g")
     # Unreachable as of the window's end (or now, for a window still running): from the current state,
-    # since a channel that works again keeps no history of having been blocked.
+    # since a channel that works again keeps no history of having been blocked. Worked out once per young
+    # person (the few unreachable ones kept), then joined to the windows.
     edge = f"CASE WHEN grp.ge < {ctx.ts(ctx.now)} THEN grp.ge ELSE {ctx.ts(ctx.now)} END"
-    since = (
-        f"SELECT grp.g AS g, y.id AS yp, {edge} AS edge, CASE WHEN y.opted_out_at IS NOT NULL AND "
-        f"(u.since IS NULL OR y.opted_out_at < u.since) THEN y.opted_out_at ELSE u.since END AS since "
-        f"FROM young_people y JOIN (SELECT y.id AS yp, {_SINCE} AS since FROM young_people y) u ON u.yp = y.id "
-        f"JOIN grp ON y.created_at < grp.ge AND (y.left_service_at IS NULL OR y.left_service_at >= grp.gs) "
-        f"AND (y.erased_at IS NULL OR y.erased_at >= grp.gs) {ctx.join_during('y.id')}"
+    gone = (
+        "gone AS MATERIALIZED (SELECT y.id AS yp, y.created_at, y.left_service_at, y.erased_at, "
+        "CASE WHEN y.opted_out_at IS NOT NULL AND (u.since IS NULL OR y.opted_out_at < u.since) THEN y.opted_out_at ELSE u.since END AS since "
+        f"FROM young_people y LEFT JOIN ({_BLOCKED}) u ON u.yp = y.id WHERE y.opted_out_at IS NOT NULL OR u.since IS NOT NULL)"
     )
-    unreachable_rows = f"SELECT DISTINCT g, yp, edge, since FROM ({since}) AS s WHERE since IS NOT NULL AND since < edge"
-    unreachable = await ctx.by_group(f"{ctx.with_()} SELECT g, COUNT(*) FROM ({unreachable_rows}) AS ur GROUP BY g")
-    (days,) = await ctx.percentiles(
-        f"{ctx.with_()} SELECT g, {ctx.secs('since', 'edge')} / 86400.0 AS v FROM ({unreachable_rows}) AS ur", (MEDIAN,)
+    since = (
+        f"SELECT DISTINCT grp.g AS g, y.yp AS yp, {edge} AS edge, y.since AS since FROM gone y "
+        "JOIN grp ON y.created_at < grp.ge AND (y.left_service_at IS NULL OR y.left_service_at >= grp.gs) "
+        f"AND (y.erased_at IS NULL OR y.erased_at >= grp.gs) {ctx.join_during('y.yp')}"
+    )
+    unreachable_rows = f"SELECT g, yp, edge, since FROM ({since}) AS s WHERE since < edge"
+    (unreachable,), (days,) = await ctx.summary(
+        f"{ctx.with_(gone)} SELECT g, {ctx.secs('since', 'edge')} / 86400.0 AS v FROM ({unreachable_rows}) AS ur",
+        ("COUNT(*)",), (("1 = 1", MEDIAN),),
     )
     w = ctx.weeks
     return Group("reach", "Reach", (

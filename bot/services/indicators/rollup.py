@@ -1,9 +1,10 @@
-"""The dashboard rollup job: reply waits worked out once from the stored messages, up to a watermark.
+"""The dashboard rollup job: reply waits and weekly message counts worked out once from the stored messages, up to a watermark.
 
 Each run carries reply_waits forward from the last watermark to a few minutes before now, a span at a
 time: the waits that began in the span (as responsiveness.wait_ctes defines them), and the first staff
-reply for waits still open. The page reads reply_waits before the watermark and the raw messages after
-it, so its figures are the raw queries' figures (tests/indicators/test_rollup.py holds the two together).
+reply for waits still open. It adds the messages since its last watermark to message_weeks the same way.
+The page reads the rollup before the watermark and the raw messages after it, so its figures are the raw
+queries' figures (tests/indicators/test_rollup.py holds the two together).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.scheduler import JobContext, Outcome, do_schedule_job, done
+from bot.services.indicators.message_weeks import DAYS, days_cte
 from bot.services.indicators.period import working_basis
 from bot.services.indicators.responsiveness import on_segment, verdicts, wait_ctes
-from bot.services.indicators.sql import segments_cte, ts_literal
-from models import Job, JobState, Message, ReplyWait, RollupMark
-from models.rollup import REPLY_WAITS
+from bot.services.indicators.sql import segments_cte, ts_literal, utc_day_sql
+from models import Job, JobState, Message, MessageWeek, ReplyWait, RollupMark
+from models.rollup import MESSAGE_WEEKS, REPLY_WAITS
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,18 @@ class Built:
     start: datetime | None  # the watermark before this run (None: nothing was built)
     end: datetime  # the watermark now
     spans: int  # spans worked through
-    waits: int  # waits added
+    waits: int  # rows added (waits, or message weeks written)
+
+
+async def _mark(session: AsyncSession, name: str, basis: str, table: type[ReplyWait] | type[MessageWeek]) -> RollupMark | None:
+    """Return a rollup's watermark; if it was built on another basis (time zone, working week), empty it and return None."""
+    mark = await session.get(RollupMark, name)
+    if mark is not None and mark.basis != basis:
+        await session.execute(delete(table))
+        await session.delete(mark)
+        await session.flush()
+        mark = None
+    return mark
 
 
 async def build_reply_waits(session: AsyncSession, now: datetime, tz: ZoneInfo, *, max_spans: int | None = None) -> Built:
@@ -53,12 +66,7 @@ async def build_reply_waits(session: AsyncSession, now: datetime, tz: ZoneInfo, 
     """
     dialect = session.bind.dialect.name
     target, basis = now - LAG, working_basis(tz)
-    mark = await session.get(RollupMark, REPLY_WAITS)
-    if mark is not None and mark.basis != basis:
-        await session.execute(delete(ReplyWait))
-        await session.delete(mark)
-        await session.flush()
-        mark = None
+    mark = await _mark(session, REPLY_WAITS, basis, ReplyWait)
     start = mark.built_to if mark is not None else None
     if start is not None and start >= target:
         return Built(start, start, 0, 0)
@@ -109,6 +117,59 @@ async def build_reply_waits(session: AsyncSession, now: datetime, tz: ZoneInfo, 
     return Built(start, built_to, spans, added)
 
 
+async def build_message_weeks(session: AsyncSession, now: datetime, tz: ZoneInfo, *, max_spans: int | None = None) -> Built:
+    """Add the messages since the last watermark to message_weeks, up to LAG before now (or as far as max_spans go).
+
+    The caller commits (the counts and the watermark together, so a run that fails adds nothing). Days and
+    weeks are tz's; if the time zone changed since the last run, the counts are built again from the start.
+    """
+    dialect = session.bind.dialect.name
+    target = now - LAG
+    mark = await _mark(session, MESSAGE_WEEKS, tz.key, MessageWeek)
+    start = mark.built_to if mark is not None else None
+    if start is not None and start >= target:
+        return Built(start, start, 0, 0)
+    cursor = start if start is not None else await session.scalar(select(func.min(Message.created_at)))
+    days = ", ".join(f"d{i}" for i in range(DAYS))
+    counts = ", ".join(f"SUM(CASE WHEN days.dow = {i} THEN 1 ELSE 0 END)" for i in range(DAYS))
+    least, greatest = ("MIN", "MAX") if dialect == "sqlite" else ("LEAST", "GREATEST")
+    added = ", ".join(f"d{i} = message_weeks.d{i} + excluded.d{i}" for i in range(DAYS))
+    spans = rows = 0
+    while cursor is not None and cursor < target and (max_spans is None or spans < max_spans):
+        end = min(cursor + SPAN, target)
+        result = await session.execute(text(
+            f"INSERT INTO message_weeks (young_person_id, week, sender, staff_id, {days}, first_at, last_at) "
+            f"WITH {days_cte(dialect, cursor, end, tz)} "
+            "SELECT m.young_person_id, days.week, m.sender_kind, "
+            "CASE WHEN m.sender_kind = 'staff' THEN COALESCE(m.staff_id, 0) ELSE 0 END AS staff, "
+            f"{counts}, MIN(m.created_at), MAX(m.created_at) FROM messages m "
+            f"JOIN days ON days.d = {utc_day_sql(dialect, 'm.created_at')} AND m.created_at >= days.ss AND m.created_at < days.se "
+            f"WHERE m.created_at >= {ts_literal(dialect, cursor)} AND m.created_at < {ts_literal(dialect, end)} "
+            "AND m.sender_kind IN ('young_person', 'staff') GROUP BY m.young_person_id, days.week, m.sender_kind, staff "
+            f"ON CONFLICT (young_person_id, week, sender, staff_id) DO UPDATE SET {added}, "
+            f"first_at = {least}(message_weeks.first_at, excluded.first_at), last_at = {greatest}(message_weeks.last_at, excluded.last_at)"
+        ))
+        rows += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        spans, cursor = spans + 1, end
+    built_to = cursor if cursor is not None and cursor < target else target
+    if dialect == "sqlite" and rows and not await _has_statistics(session, "message_weeks"):
+        # Once, after the first counts: SQLite's planner needs the table's statistics to read it by week.
+        await session.execute(text("ANALYZE message_weeks"))
+    if mark is None:
+        session.add(RollupMark(name=MESSAGE_WEEKS, built_to=built_to, built_at=now, basis=tz.key))
+    else:
+        mark.built_to, mark.built_at = built_to, now
+    await session.flush()
+    return Built(start, built_to, spans, rows)
+
+
+async def _has_statistics(session: AsyncSession, table: str) -> bool:
+    """Whether SQLite's ANALYZE has been run on this table (sqlite_stat1 exists only once it was run on any)."""
+    if not await session.scalar(text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        return False
+    return bool(await session.scalar(text(f"SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = '{table}'")))
+
+
 def _flag(dialect: str, condition: str, nullable: str | None = None) -> str:
     """A condition as a stored boolean (NULL where the nullable column is NULL)."""
     yes, no = ("1", "0") if dialect == "sqlite" else ("TRUE", "FALSE")
@@ -145,5 +206,9 @@ async def run_rollup(ctx: JobContext) -> Outcome:
             delete(Job).where(Job.kind == ROLLUP_JOB, Job.state == JobState.DONE, Job.finished_at < ctx.now - KEEP_RUNS)
         )
     built = await build_reply_waits(ctx.session, ctx.now, ctx.rt.settings.tz, max_spans=JOB_SPANS)
-    log.info("dashboard rollup: %s waits added over %s spans, built to %s", built.waits, built.spans, built.end.isoformat())
-    return done(f"built to {built.end.isoformat()}: {built.waits} waits")
+    counted = await build_message_weeks(ctx.session, ctx.now, ctx.rt.settings.tz, max_spans=JOB_SPANS)
+    log.info(
+        "dashboard rollup: %s waits added over %s spans, built to %s; message weeks built to %s",
+        built.waits, built.spans, built.end.isoformat(), counted.end.isoformat(),
+    )
+    return done(f"built to {built.end.isoformat()}: {built.waits} waits; message weeks to {counted.end.isoformat()}")

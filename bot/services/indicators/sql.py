@@ -66,6 +66,7 @@ class Ctx:
         self.temps: dict[str, str] = {}
         self.rollup = rollup  # False: read only the raw rows (the tests compare the two)
         self._mark: tuple[tuple[datetime, str] | None] | None = None
+        self.cache: dict[str, object] = {}  # what this computation worked out once (e.g. the message_weeks plan)
 
     async def rollup_mark(self) -> tuple[datetime, str] | None:
         """The rollup's watermark and basis: waits that began before it are in reply_waits (None: read raw rows only)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.services.indicators import responsiveness
+from bot.services.indicators import message_weeks, responsiveness
 from bot.services.indicators.figures import TOTAL
 from bot.services.indicators.sql import MEDIAN, Ctx
 
@@ -53,10 +53,9 @@ async def workers(ctx: Ctx, only: int | None = None) -> Table:
         f"WHERE y.created_at < {end} AND (y.left_service_at IS NULL OR y.left_service_at >= {end}) "
         f"AND (y.erased_at IS NULL OR y.erased_at >= {end}) GROUP BY st.staff_id"
     ), 1)
+    extra, wrote_rows = await message_weeks.writers(ctx, by="worker", only=(TOTAL,))
     (wrote,) = await _keyed(ctx, (
-        f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(DISTINCT m.young_person_id) FROM messages m "
-        f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('m.created_at', 'worker')} {ctx.join_at('m.young_person_id', 'm.created_at', 'worker')} "
-        "WHERE m.sender_kind = 'young_person' GROUP BY sc.staff_id"
+        f"{ctx.with_(*extra, by='worker')} SELECT staff, COUNT(DISTINCT yp) FROM ({wrote_rows}) AS w WHERE g = {TOTAL} GROUP BY staff"
     ), 1)
     waits = await responsiveness.rows(ctx, by="worker")
     (n_waits, decided, on_time), (median,) = await ctx.summary(
@@ -76,10 +75,7 @@ async def workers(ctx: Ctx, only: int | None = None) -> Table:
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(*) FROM alerts a "
         f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('a.raised_at', 'worker')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'worker')} GROUP BY sc.staff_id"
     ), 1)
-    (messages,) = await _keyed(ctx, (
-        f"SELECT m.staff_id, COUNT(*) FROM messages m WHERE m.sender_kind = 'staff' AND m.staff_id IS NOT NULL "
-        f"AND m.created_at >= {ctx.ts(ctx.period.start)} AND m.created_at < {end} GROUP BY m.staff_id"
-    ), 1)
+    messages = await message_weeks.staff_sent(ctx, by_staff=True, only=(TOTAL,))
     ended = f"COALESCE(l.cover_ended_at, {ctx.ts(ctx.now)})"
     lo = f"CASE WHEN l.cover_started_at > {ctx.ts(ctx.period.start)} THEN l.cover_started_at ELSE {ctx.ts(ctx.period.start)} END"
     hi = f"CASE WHEN {ended} < {end} THEN {ended} ELSE {end} END"

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from bot.services.indicators.figures import PREVIOUS, TOTAL, Figure, Group, figure
+from bot.services.indicators.period import ScopeKind
 from bot.services.indicators.sql import Ctx
 from bot.services.questionnaire import Questionnaire, questionnaires
 
 VOICE = "listened"  # the 'Did you feel listened to?' question is reported under the young person's voice
+
+
+def _last_before(ctx: Ctx, questionnaire: str, key: str) -> str:
+    """SQL for a young person's (a.yp) last score of this key completed before the previous period began."""
+    value = ctx.json_num("p.scores", key)
+    return (
+        f"(SELECT {value} FROM wellbeing_responses p WHERE p.young_person_id = a.yp AND p.questionnaire = '{questionnaire}' "
+        f"AND p.completed_at < {ctx.ts(ctx.period.previous_start)} AND {value} IS NOT NULL "
+        "ORDER BY p.completed_at DESC, p.id DESC LIMIT 1)"
+    )
 
 
 async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
@@ -22,20 +33,39 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
     each = (
         f"SELECT {k} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {number} AS v "
         f"FROM wellbeing_responses r {pairs} WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
-        f"AND r.completed_at < {ctx.ts(ctx.period.end)} AND je.key IN ({', '.join(repr(key) for key in keys)})"
+        f"AND r.completed_at >= {ctx.ts(ctx.period.previous_start)} AND r.completed_at < {ctx.ts(ctx.period.end)} "
+        f"AND je.key IN ({', '.join(repr(key) for key in keys)})"
     )
     # prev_v: the score before this one. For a young person's first score in a window, that is their
     # last score before the window (their baseline); with none, the first score is its own baseline.
-    s = (
-        f"s AS (SELECT k, yp, t, v, LAG(v) OVER (PARTITION BY k, yp ORDER BY t, rid) AS prev_v, rid "
-        f"FROM ({each}) AS a WHERE v IS NOT NULL)"
-    )
-    x = (
-        "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
-        "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
-        "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t DESC, s.rid DESC) AS last_rank "
-        f"FROM s JOIN {ctx.windows()} AS grp ON {ctx.in_group('s.t')} {ctx.join_at('s.yp', 's.t')})"
-    )
+    # Only the scores since the previous period began are read in order; for each young person's first
+    # one there, the score before it is looked up (the last before that, by index), not read in order.
+    before = "CASE a.k " + " ".join(f"WHEN {i} THEN {_last_before(ctx, questionnaire.id, key)}" for i, key in enumerate(keys)) + " END"
+    order = "PARTITION BY k, yp ORDER BY t, rid"
+    if ctx.scope.kind == ScopeKind.SERVICE:
+        # Every score counts: a score is a young person's first in a window when the one before it (in time) is
+        # before the window, and their last when the one after it is after; so one pass in order does, and each
+        # score joins its windows by its week (no sort per window).
+        s = (
+            f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, LAG(t) OVER ({order}) AS prev_t, "
+            f"LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg FROM ({each}) AS a WHERE v IS NOT NULL)"
+        )
+        on = "grp.wg = s.wg" if ctx.windows() == "gmap" else ctx.in_group("s.t")
+        x = (
+            "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
+            "CASE WHEN s.prev_t IS NULL OR s.prev_t < grp.gs THEN 1 ELSE 0 END AS first_rank, "
+            "CASE WHEN s.next_t IS NULL OR s.next_t >= grp.ge THEN 1 ELSE 0 END AS last_rank "
+            f"FROM s JOIN {ctx.windows()} AS grp ON {on})"
+        )
+    else:
+        # In a scope, the first and last scores in a window are those the young person had while in scope.
+        s = f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, rid FROM ({each}) AS a WHERE v IS NOT NULL)"
+        x = (
+            "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
+            "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
+            "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t DESC, s.rid DESC) AS last_rank "
+            f"FROM s JOIN {ctx.windows()} AS grp ON {ctx.in_group('s.t')} {ctx.join_at('s.yp', 's.t')})"
+        )
     ends = (
         "ends AS (SELECT k, g, yp, SUM(v) AS total, COUNT(*) AS n, MAX(CASE WHEN last_rank = 1 THEN v END) AS last_v, "
         "MAX(CASE WHEN first_rank = 1 THEN COALESCE(prev_v, v) END) AS base_v FROM x GROUP BY k, g, yp)"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.services.indicators.figures import Group, figure
+from bot.services.indicators import message_weeks
+from bot.services.indicators.figures import PREVIOUS, TOTAL, Group, figure
 from bot.services.indicators.period import ScopeKind
 from bot.services.indicators.sql import Ctx
 
@@ -23,15 +24,9 @@ async def compute(ctx: Ctx) -> Group:
         2,
     )
     per_worker = {g: round(young_people[g] / n, 2) if n else None for g, n in workers.items() if young_people.get(g) is not None}
-    if kind == ScopeKind.SERVICE:
-        sent_sql = f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} WHERE m.sender_kind = 'staff' GROUP BY grp.g"
-    else:
-        # Messages the person in scope sent (to anyone they answered for, their own or covered).
-        sent_sql = (
-            f"WITH {ctx.groups()} SELECT grp.g, COUNT(*) FROM messages m JOIN {ctx.windows()} AS grp ON {ctx.in_group('m.created_at')} "
-            f"WHERE m.sender_kind = 'staff' AND m.staff_id = {staff} GROUP BY grp.g"
-        )
-    sent = await ctx.by_group(sent_sql)
+    # Messages the person in scope sent (to anyone they answered for, their own or covered); all staff's for the service.
+    sent = {g: 0.0 for g in (PREVIOUS, TOTAL, *range(ctx.weeks))}
+    sent.update(await message_weeks.staff_sent(ctx, None if kind == ScopeKind.SERVICE else staff))
     ended = f"COALESCE(l.cover_ended_at, {ctx.ts(ctx.now)})"
     lo = f"CASE WHEN l.cover_started_at > grp.gs THEN l.cover_started_at ELSE grp.gs END"
     hi = f"CASE WHEN {ended} < grp.ge THEN {ended} ELSE grp.ge END"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 06:13:13.329019
+Create Date: 2026-12-01 10:16:42.514807
 """
 
 from __future__ import annotations
@@ -288,6 +288,27 @@ def upgrade() -> None:
         batch_op.create_index('ix_jobs_state_due', ['state', 'due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_young_person_id'), ['young_person_id'], unique=False)
 
+    op.create_table('message_weeks',
+    sa.Column('week', sa.Date(), nullable=False),
+    sa.Column('sender', sa.String(length=16), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('d0', sa.Integer(), nullable=False),
+    sa.Column('d1', sa.Integer(), nullable=False),
+    sa.Column('d2', sa.Integer(), nullable=False),
+    sa.Column('d3', sa.Integer(), nullable=False),
+    sa.Column('d4', sa.Integer(), nullable=False),
+    sa.Column('d5', sa.Integer(), nullable=False),
+    sa.Column('d6', sa.Integer(), nullable=False),
+    sa.Column('first_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_message_weeks_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('week', 'sender', 'young_person_id', 'staff_id', name=op.f('pk_message_weeks')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('message_weeks', schema=None) as batch_op:
+        batch_op.create_index('ix_message_weeks_young_person', ['young_person_id', 'week'], unique=False)
+
     op.create_table('messages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('young_person_id', sa.Integer(), nullable=False),
@@ -444,6 +465,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
         batch_op.create_index('ix_wellbeing_responses_questionnaire_completed', ['questionnaire', 'completed_at'], unique=False)
+        batch_op.create_index('ix_wellbeing_responses_young_person_completed', ['young_person_id', 'questionnaire', 'completed_at'], unique=False)
         batch_op.create_index('ix_wellbeing_responses_young_person_started', ['young_person_id', 'started_at'], unique=False)
 
     op.create_table('alerts',
@@ -585,6 +607,7 @@ def downgrade() -> None:
     op.drop_table('alerts')
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_wellbeing_responses_young_person_started')
+        batch_op.drop_index('ix_wellbeing_responses_young_person_completed')
         batch_op.drop_index('ix_wellbeing_responses_questionnaire_completed')
 
     op.drop_table('wellbeing_responses')
@@ -618,6 +641,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_messages_created_sender')
 
     op.drop_table('messages')
+    with op.batch_alter_table('message_weeks', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_weeks_young_person')
+
+    op.drop_table('message_weeks')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_young_person_id'))
         batch_op.drop_index('ix_jobs_state_due')
