@@ -1,12 +1,15 @@
-"""Leave-one-writer-out cross-validation of the risk model's lowering threshold.
+"""Leave-one-writer-out cross-validation of the risk model's urgent and lowering thresholds.
 
-Run from the repository root: .venv/bin/python -m bench.safeguarding_cv [THRESHOLD ...]
-(about 10 minutes on one core). Each of the training sets written for training
+Run from the repository root:
+.venv/bin/python -m bench.safeguarding_cv [--urgent 0.4,0.5] [--lower 0,0.02,0.05] [--min-urgent-words 3,4]
+(about a minute per writer on one core). Each of the training sets written for training
 (tests/safeguarding/train_*.csv, one writer each) is held out in turn: the model is trained
 on the tuned sets and the other writers' sets, and the held-out writer's messages are scored
-with a rule's urgent verdict lowered below each threshold (0: never lowered). Prints urgent
-recall and precision summed over every held-out writer. No evaluation set (eval_holdout3 to 5)
-is read, so the threshold can be chosen here without tuning on them.
+at each urgent threshold (both the any-risk and urgent parts at or above it) with a rule's
+urgent verdict lowered below each lowering threshold (0: never lowered), the model raising a
+message to urgent only from each number of words (shorter ones at most to concern). Prints urgent
+recall and precision summed over every held-out writer. No evaluation set (eval_holdout3 to 6)
+is read, so the thresholds can be chosen here without tuning on them.
 """
 
 from __future__ import annotations
@@ -16,36 +19,47 @@ from pathlib import Path
 
 from bench.safeguarding_eval import load_rows
 from bot.services.risk import RuleRiskChecker, load_rules
-from bot.services.risk_model import ModelledRiskChecker, RiskModel, build, load_model, read_labelled
+from bot.services.risk_model import MIN_URGENT_WORDS, ModelledRiskChecker, RiskModel, build, load_model, read_labelled
 
 HERE = Path(__file__).resolve().parent.parent / "tests" / "safeguarding"
 TUNED = [HERE / name for name in ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv")]
 
 
+def _floats(argv: list[str], flag: str, default: list[float]) -> list[float]:
+    if flag not in argv:
+        return default
+    return [float(v) for v in argv[argv.index(flag) + 1].split(",")]
+
+
 def main(argv: list[str]) -> int:
-    thresholds = [float(a) for a in argv] or [0.0, 0.02, 0.05]
+    urgent_at = _floats(argv, "--urgent", [0.5])
+    lower_at = _floats(argv, "--lower", [0.0, 0.02, 0.05])
+    words_at = [int(n) for n in _floats(argv, "--min-urgent-words", [MIN_URGENT_WORDS])]
     writers = sorted(HERE.glob("train_*.csv"))
     rules = RuleRiskChecker.from_content()
     normalise = load_rules().normaliser.normalise
     shipped = load_model()
-    counts = {t: [0, 0, 0] for t in thresholds}  # true, false and missed urgent verdicts
+    grid = [(u, t, n) for u in urgent_at for t in lower_at for n in words_at]
+    counts = {g: [0, 0, 0] for g in grid}  # true, false and missed urgent verdicts
     for held in writers:
         trained = build(read_labelled([*TUNED, *(w for w in writers if w != held)]), normalise,
                         shipped.urgent_threshold, shipped.concern_threshold)
         rows = load_rows(held)
-        for t in thresholds:
+        for u, t, n in grid:
             checker = ModelledRiskChecker(rules, RiskModel(
-                trained.any_risk, trained.urgent, trained.categories, trained.urgent_threshold, trained.concern_threshold, t))
+                trained.any_risk, trained.urgent, trained.categories, u, trained.concern_threshold, t),
+                min_urgent_words=n)
             for row in rows:
                 level = checker.assess(row.text).level
                 got = level.value if level else "none"
-                counts[t][0] += row.level == "urgent" and got == "urgent"
-                counts[t][1] += row.level != "urgent" and got == "urgent"
-                counts[t][2] += row.level == "urgent" and got != "urgent"
+                counts[u, t, n][0] += row.level == "urgent" and got == "urgent"
+                counts[u, t, n][1] += row.level != "urgent" and got == "urgent"
+                counts[u, t, n][2] += row.level == "urgent" and got != "urgent"
         print(f"held out {held.stem}: done", flush=True)
-    print("\nlower below   urgent recall   precision   false urgent   urgent missed")
-    for t, (tp, fp, fn) in counts.items():
-        print(f"{t:>11}   {tp / (tp + fn):>13.3f}   {tp / (tp + fp):>9.3f}   {fp:>12}   {fn:>13}")
+    print(f"\n{len(writers)} writers held out in turn")
+    print("urgent at   lower below   words for urgent   urgent recall   precision   false urgent   urgent missed")
+    for (u, t, n), (tp, fp, fn) in counts.items():
+        print(f"{u:>9}   {t:>11}   {n:>16}   {tp / (tp + fn):>13.3f}   {tp / (tp + fp):>9.3f}   {fp:>12}   {fn:>13}")
     return 0
 
 

@@ -7,9 +7,9 @@ numbers; the header is line 1). --against REV also builds the checkers from the 
 model file of a git revision (read with `git show`, today's code) and measures both
 throughputs side by side, in alternating rounds over the same messages.
 eval_set, eval_holdout and eval_holdout2 are tuned on (and trained on, with the train_* sets);
-eval_holdout3, eval_holdout4 and eval_holdout5 were each written by someone who never saw the rules,
-the model or the other sets, and none is trained on. The model's thresholds were chosen on
-eval_holdout3; nothing was chosen on eval_holdout4 or eval_holdout5: they are the honest figures.
+eval_holdout3 to eval_holdout6 were each written by someone who never saw the rules, the model
+or the other sets, and none is trained on. The model's first thresholds were chosen on
+eval_holdout3; nothing was chosen on eval_holdout4, 5 or 6: they are the honest figures.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ SETS = {
     "eval_set": ROOT / "tests" / "safeguarding" / "eval_set.csv",
     "eval_holdout": ROOT / "tests" / "safeguarding" / "eval_holdout.csv",
     "eval_holdout2": ROOT / "tests" / "safeguarding" / "eval_holdout2.csv",
-    "eval_holdout3 (thresholds chosen on it)": ROOT / "tests" / "safeguarding" / "eval_holdout3.csv",
+    "eval_holdout3 (first thresholds chosen on it)": ROOT / "tests" / "safeguarding" / "eval_holdout3.csv",
     "eval_holdout4 (never tuned on)": ROOT / "tests" / "safeguarding" / "eval_holdout4.csv",
     "eval_holdout5 (never tuned on)": ROOT / "tests" / "safeguarding" / "eval_holdout5.csv",
+    "eval_holdout6 (never tuned on)": ROOT / "tests" / "safeguarding" / "eval_holdout6.csv",
 }
 SHOW_MISSES = 40
 

@@ -151,6 +151,7 @@ def load_model() -> RiskModel:
 MIN_COUNT = 2  # a feature must occur in at least this many training texts
 LOWER_WINDOW, LOWER_STEP = 12, 4  # a rule's urgent is lowered only if every 12-word stretch scores low too
 MIN_MODEL_WORDS = 3  # the model speaks only about messages of at least this many words
+MIN_URGENT_WORDS = 4  # ...and raises one to urgent only from this many (cross-validation: 3 and 4 alike)
 
 
 class ModelledRiskChecker:
@@ -162,9 +163,11 @@ class ModelledRiskChecker:
 
     _WORD_CACHE_SIZE = 50_000
 
-    def __init__(self, rules: RuleRiskChecker, model: RiskModel, *, may_lower: bool = True) -> None:
+    def __init__(self, rules: RuleRiskChecker, model: RiskModel, *, may_lower: bool = True,
+                 min_urgent_words: int = MIN_URGENT_WORDS) -> None:
         self._rules = rules
         self._model = model
+        self._min_urgent_words = min_urgent_words
         self._lower_below = model.lower_threshold if may_lower else 0.0
         self._normalise = rules.rules.normaliser.normalise
         any_w, urgent_w = model.any_risk.weights, model.urgent.weights
@@ -250,8 +253,9 @@ class ModelledRiskChecker:
                 return RiskAssessment(RiskLevel.CONCERN, found.categories, tuple(sorted({*found.rule_ids, self.MODEL_LOWERED})))
             return found
         any_risk = _sigmoid(z_any)
-        # Urgent only when both parts agree: the urgent part alone confuses worry with danger.
-        if min(any_risk, _sigmoid(z_urgent)) >= model.urgent_threshold:
+        # Urgent only when both parts agree (the urgent part alone confuses worry with danger), and
+        # only from a few words up: a short everyday question must not page the duty rota.
+        if len(words) >= self._min_urgent_words and min(any_risk, _sigmoid(z_urgent)) >= model.urgent_threshold:
             categories = found.categories or (model.category(features(" ".join(words))),)
             return RiskAssessment(RiskLevel.URGENT, categories, tuple(sorted({*found.rule_ids, self.MODEL_URGENT})))
         if found.level is None and any_risk >= model.concern_threshold:
@@ -290,10 +294,10 @@ def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urg
 def main(argv: list[str]) -> int:
     """Train on the labelled sets named (CSV files) and write content/safeguarding/model.json.gz."""
     if not argv:
-        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.5 --concern 0.8 --lower 0.02]")
+        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.4 --concern 0.8 --lower 0.05]")
         return 2
     args = list(argv)
-    thresholds = {"--urgent": 0.5, "--concern": 0.8, "--lower": 0.02}
+    thresholds = {"--urgent": 0.4, "--concern": 0.8, "--lower": 0.05}
     for flag in thresholds:
         if flag in args:
             i = args.index(flag)

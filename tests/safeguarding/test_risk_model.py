@@ -95,7 +95,7 @@ def test_commands_and_one_or_two_words_raise_no_alarm_from_the_model(checker, te
 
 
 def test_model_adds_a_concern_flag_where_rules_find_nothing(checker, rules_only):
-    text = "everything is grey"
+    text = "nothing feels real anymore"
     assert rules_only.assess(text).level is None
     assert checker.assess(text) == RiskAssessment(CONCERN, ("suicide",), (ModelledRiskChecker.MODEL_CONCERN,))
 
@@ -117,7 +117,7 @@ def test_model_never_overrules_an_idiom_to_urgent(checker, text):
     assert not checker.assess(text).is_urgent
 
 
-@pytest.mark.parametrize("text", ["hiya", "can i change my appointment to thursday", "lol ok", "thanks jo"])
+@pytest.mark.parametrize("text", ["hiya", "can i change my appointment to thursday", "lol ok", "thanks jo", "is jo off?"])
 def test_everyday_messages_stay_unflagged(checker, text):
     assert checker.assess(text).level is None
 
@@ -180,9 +180,11 @@ def test_eval_set_meets_the_issue_target(checker):
 # the rules, the model or its training makes a set worse. eval_set, eval_holdout and eval_holdout2
 # are tuned on (rules written against them, the model trained on them). eval_holdout3 was written
 # by someone who never saw the rules, the model or the other sets; the model is not trained on it,
-# but its thresholds were chosen on it. eval_holdout4 and eval_holdout5 were written the same way
-# and nothing was chosen on them: they are the honest figures for wording nobody tuned on. The
-# issue's target (urgent recall 0.98 at precision 0.90) is NOT met on them: precision is, recall is 0.94-0.95.
+# but its first thresholds were chosen on it. eval_holdout4, 5 and 6 were written the same way and
+# nothing was chosen on them (the thresholds now come from cross-validation over the training
+# writers, bench/safeguarding_cv.py): they are the honest figures for wording nobody tuned on. The
+# issue's target (urgent recall 0.98 at precision 0.90) is met on eval_holdout6 and missed on 4 and 5
+# by one or two messages (0.969 and 0.976; 0.979 over the three together).
 @pytest.mark.parametrize(
     ("name", "level", "min_recall", "min_precision"),
     [
@@ -190,12 +192,14 @@ def test_eval_set_meets_the_issue_target(checker):
         ("eval_holdout.csv", "concern", 0.93, 0.97),  # tuned on
         ("eval_holdout2.csv", "urgent", 1.0, 1.0),  # tuned on
         ("eval_holdout2.csv", "concern", 1.0, 0.95),  # tuned on
-        ("eval_holdout3.csv", "urgent", 0.97, 0.93),  # thresholds chosen on it
-        ("eval_holdout3.csv", "concern", 0.86, 0.98),  # thresholds chosen on it
-        ("eval_holdout4.csv", "urgent", 0.94, 0.90),  # never tuned on
-        ("eval_holdout4.csv", "concern", 0.82, 0.84),  # never tuned on
-        ("eval_holdout5.csv", "urgent", 0.93, 0.90),  # never tuned on
-        ("eval_holdout5.csv", "concern", 0.76, 0.80),  # never tuned on
+        ("eval_holdout3.csv", "urgent", 0.98, 0.93),  # first thresholds chosen on it
+        ("eval_holdout3.csv", "concern", 0.87, 0.99),  # first thresholds chosen on it
+        ("eval_holdout4.csv", "urgent", 0.96, 0.90),  # never tuned on
+        ("eval_holdout4.csv", "concern", 0.82, 0.91),  # never tuned on
+        ("eval_holdout5.csv", "urgent", 0.97, 0.91),  # never tuned on
+        ("eval_holdout5.csv", "concern", 0.80, 0.88),  # never tuned on
+        ("eval_holdout6.csv", "urgent", 0.98, 0.93),  # never tuned on
+        ("eval_holdout6.csv", "concern", 0.90, 0.97),  # never tuned on
     ],
 )
 def test_holdout_floors(checker, name, level, min_recall, min_precision):
@@ -207,7 +211,7 @@ def test_holdout_floors(checker, name, level, min_recall, min_precision):
 # ------------------------------------------------------------------ the model file
 
 # The model is trained on exactly these sets and nothing else: a rebuild from them gives the
-# shipped file byte for byte, so no evaluation set (eval_holdout3 to 5) can have leaked into it.
+# shipped file byte for byte, so no evaluation set (eval_holdout3 to 6) can have leaked into it.
 TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", *(name for name in LABELLED_SETS if name.startswith("train_")))
 
 
@@ -240,7 +244,7 @@ def test_model_round_trips_and_refuses_other_versions():
 
 def test_shipped_model_file_is_small():
     path = resources.files("content") / "safeguarding" / "model.json.gz"
-    assert len(path.read_bytes()) < 1_200_000  # about 0.9 MB from some 5,000 labelled messages
+    assert len(path.read_bytes()) < 1_500_000  # about 1.35 MB from some 6,700 labelled messages
     assert json.loads(gzip.decompress(path.read_bytes()))["version"] == 1
 
 
