@@ -13,9 +13,14 @@ The fake server has no limits, like the echo bot, so the service's own limit on 
 lifted to match (--telegram-limit keeps it). Each young person has their wellbeing plan, as everyone who joined
 through /start has (only people linked before wellbeing prompts existed get theirs with their first message).
 
+The service runs on uvloop, as `keyworker serve` does (uvicorn's loop "auto"); --loop asyncio runs it on asyncio's
+own loop, as this bench did before 2026-12-01 13:00. Besides the service's CPU seconds, the CPU seconds of its
+PostgreSQL backends and of the fake Bot API's process are printed; --statements prints the commonest SQL.
+
 Run from the repository root (PostgreSQL when KEYWORKER_TEST_DATABASE_URL is set, on a private database):
     .venv/bin/python bench/inbound.py [--messages 2000] [--people N] [--quick] [--only sqlite|postgresql] [--telegram-limit]
-Or the replies alone, through the Telegram channel with eight sends at once (as before) and then adaptive:
+        [--modes polling,webhook] [--loop uvloop|asyncio] [--statements]
+Or the replies alone, through the Telegram channel over httpx (as before) and then over aiohttp:
     .venv/bin/python bench/inbound.py --sends 2000 [--latency 150] [--telegram-limit]
 """
 
@@ -30,14 +35,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.* and tests.fakes
 
 import uvicorn
 from pydantic import SecretStr
-from sqlalchemy import event, func, insert, literal, select
+from sqlalchemy import event, func, insert, literal, make_url, select
 from sqlalchemy.engine import Engine
 
 from bench.fakeproc import FakeBotAPIProcess
@@ -56,11 +64,39 @@ NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 TEXT = "hi, just saying I got to college ok today"
 SECRET = "bench-webhook-secret-0123456789"
 ECHO_CHAT_BASE = 9_000_000
+SHOW_STATEMENTS = False  # --statements: print the commonest SQL the service ran
 
 
 def rss_mib() -> float:
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def postgres_cpu(database: str | None) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend on this machine serving `database`, by process id."""
+    used, tick = {}, os.sysconf("SC_CLK_TCK")
+    if not database:
+        return used
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                if f" {database} ".encode() not in cmdline.read():  # "postgres: 15/main: user database host(port) state"
+                    continue
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[int(entry.name)] = sum(int(value) for value in fields[11:13]) / tick  # utime, stime
+    return used
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process (the fake Bot API's, say) has used so far, its threads included."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def figures(pushed_at: float, log: list[tuple[float, int | None, object]], count: int) -> tuple[float, float, float, int]:
@@ -139,13 +175,17 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
 
     sampler = asyncio.create_task(sample())
     statements = 0
+    kinds: Counter[str] = Counter()
 
-    def count_statement(*_: object) -> None:
+    def count_statement(_connection: object, _cursor: object, sql: str, *_: object) -> None:
         nonlocal statements
         statements += 1
+        if SHOW_STATEMENTS:
+            kinds[" ".join(sql.split())[:110]] += 1
 
     event.listen(Engine, "before_cursor_execute", count_statement)
-    cpu = time.process_time()
+    database = make_url(settings.database_url).database if settings.database_url.startswith("postgresql") else None
+    cpu, database_cpu, fake_cpu = time.process_time(), postgres_cpu(database), process_cpu(fake._process.pid)
     try:
         chats = [CHAT_BASE + i for i in range(count)]
         if webhook:
@@ -158,7 +198,11 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
             await fake.acall("push_texts", chats, TEXT)
             log = await wait_for_replies(fake, count, "replies")
         await app.state.runtime.outbox.drain()
-        cpu = time.process_time() - cpu
+        # Backends that ended meanwhile are missed; the engine's and the relay's are still open here.
+        fake_cpu = process_cpu(fake._process.pid) - fake_cpu
+        cpu, database_cpu = time.process_time() - cpu, sum(
+            used - database_cpu.get(pid, 0.0) for pid, used in postgres_cpu(database).items()
+        )
         sends = app.state.runtime.telegram.sends  # how many sends at once the channel settled on
         async with app.state.runtime.db() as session:
             stored = dict((await session.execute(
@@ -169,8 +213,10 @@ async def bench_service(fake: FakeBotAPIProcess, settings: Settings, count: int,
         await sampler
         server.should_exit = True
         await task
+    for sql, times in kinds.most_common(20):
+        print(f"  {times:6,} x {sql}")
     rate, p50, p99, replies = figures(pushed_at, log, count)
-    return {"rate": rate, "p50": p50, "p99": p99, "replies": replies, "cpu": cpu, "baseline": baseline, "peak": peak,
+    return {"rate": rate, "p50": p50, "p99": p99, "replies": replies, "cpu": cpu, "database_cpu": database_cpu, "fake_cpu": fake_cpu, "baseline": baseline, "peak": peak,
             "inbound": stored.get(Direction.INBOUND, 0), "outbound": stored.get(Direction.OUTBOUND, 0),
             "statements": statements / max(1, stored.get(Direction.INBOUND, 0)), "limit": sends.limit,
             "quickest": sends.quickest * 1000}
@@ -216,8 +262,9 @@ async def run(name: str, url: str, count: int, people: int, data_dir: Path, mode
             print(f"Keyworker ({mode}):{' ' * (12 - len(mode))}{result['rate']:7.0f} messages/s, p50 {result['p50']:7.0f} ms,"
                   f" p99 {result['p99']:7.0f} ms ({result['replies']:,} replies) = {result['rate'] / echo_rate:.2f} x echo bot"
                   f" (target 0.50)")
+            server = f" (its PostgreSQL backends {result['database_cpu']:.1f})" if name == "PostgreSQL" else ""
             print(f"  stored: {result['inbound']:,} inbound, {result['outbound']:,} replies; {result['statements']:.1f} SQL"
-                  f" statements a message; {result['cpu']:.1f} CPU s;"
+                  f" statements a message; {result['cpu']:.1f} CPU s{server}, the fake Bot API's {result['fake_cpu']:.1f};"
                   f" service RSS before load {result['baseline']:.0f} MiB, peak under load {result['peak']:.0f} MiB;"
                   f" sends at once at the end {result['limit']} (quickest answer {result['quickest']:.1f} ms)")
             if len(modes) > 1 and index == 0:
@@ -243,9 +290,10 @@ async def reset_people(url: str) -> None:
 
 
 async def bench_sends(count: int, latency_ms: float, global_rate: int) -> None:
-    """Send `count` replies to as many chats through the Telegram channel alone: eight at once, then adaptive."""
+    """Send `count` replies to as many chats through the Telegram channel alone: over httpx (as before), then aiohttp."""
+    from telegram.request import HTTPXRequest
+
     from bot.channels.base import Outgoing
-    from bot.channels.ratelimit import LatencyLimit
     from bot.channels.telegram import TelegramChannel
     from bot.content import Content
 
@@ -253,11 +301,13 @@ async def bench_sends(count: int, latency_ms: float, global_rate: int) -> None:
           f" {'30 a second' if global_rate == 30 else 'no limit'} ==")
     fake = FakeBotAPIProcess().start()
     try:
-        for name in ("eight at once (before)", "adaptive"):
-            channel = TelegramChannel(fake.token, fake.url, Content.load(), global_rate=global_rate, per_chat_rate=1000)
+        for name in ("httpx (before)", "aiohttp"):
+            # python-telegram-bot's default transport, as the channel had it before, or the channel's own
+            before = HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15) if name.startswith("httpx") else None
+            channel = TelegramChannel(
+                fake.token, fake.url, Content.load(), global_rate=global_rate, per_chat_rate=1000, request=before
+            )
             await channel.start()
-            if name.startswith("eight"):
-                channel.sends = LatencyLimit(initial=8, maximum=8, floor_rate=1e9)  # the floor holds it at eight
             if latency_ms:  # a Bot API far away: each call waits this long before it goes
                 request = channel.bot._request[1]
                 send = request.do_request
@@ -293,6 +343,15 @@ async def bench_sends(count: int, latency_ms: float, global_rate: int) -> None:
         fake.stop()
 
 
+def event_loop(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The service's event loop: uvloop, as `keyworker serve` has it (uvicorn's loop "auto"), or asyncio's own."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2_000)
@@ -303,9 +362,17 @@ def main() -> None:
     parser.add_argument("--telegram-limit", action="store_true", help="keep the service's 30 sends a second to Telegram")
     parser.add_argument("--sends", type=int, default=0, help="instead: this many replies through the Telegram channel alone")
     parser.add_argument("--latency", type=float, default=0.0, help="with --sends: milliseconds added to each call")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop" if find_spec("uvloop") else "asyncio",
+                        help="the service's event loop (default: uvloop where installed, as `keyworker serve` runs)")
+    parser.add_argument("--statements", action="store_true", help="print the commonest SQL statements the service ran")
     args = parser.parse_args()
+    global SHOW_STATEMENTS
+    SHOW_STATEMENTS = args.statements
+    loop = event_loop(args.loop)
+    print(f"event loop: {args.loop}")
     if args.sends:
-        asyncio.run(bench_sends(args.sends, args.latency, 30 if args.telegram_limit else 100_000))
+        with asyncio.Runner(loop_factory=loop) as runner:
+            runner.run(bench_sends(args.sends, args.latency, 30 if args.telegram_limit else 100_000))
         return
     count = 200 if args.quick else args.messages
     people = max(args.people, count)
@@ -314,11 +381,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="keyworker-bench-") as tmp:
         data_dir = Path(tmp)
         if args.only != "postgresql":
-            asyncio.run(run("SQLite", f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", count, people, data_dir, modes, global_rate))
+            with asyncio.Runner(loop_factory=loop) as runner:
+                runner.run(run("SQLite", f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", count, people, data_dir, modes, global_rate))
         base = os.environ.get("KEYWORKER_TEST_DATABASE_URL")
         if base and args.only != "sqlite":
             with private_postgres(base) as url:
-                asyncio.run(run("PostgreSQL", url, count, people, data_dir, modes, global_rate))
+                with asyncio.Runner(loop_factory=loop) as runner:
+                    runner.run(run("PostgreSQL", url, count, people, data_dir, modes, global_rate))
         elif not base:
             print("\n(PostgreSQL skipped: set KEYWORKER_TEST_DATABASE_URL to include it)")
 

@@ -75,6 +75,9 @@ class Outbox:
         self._last: dict[int, asyncio.Event] = {}  # per young person: the latest delivery queued
         self._wanted: dict[int, asyncio.Future[Any]] = {}  # kicked, waiting to be claimed and loaded, in order
         self._outcomes: dict[int, Any] = {}  # sent (or given up), waiting to be recorded
+        # Who was told a message was queued (bot/inbound.py knows, having just published it): they are
+        # told how its delivery went, without loading the young person, their team and cover again.
+        self._audiences: dict[int, frozenset[str]] = {}
         self._sending = asyncio.Semaphore(SENDING_AT_ONCE)
         self._recording = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,9 +96,11 @@ class Outbox:
         """Deliveries this process has started and not finished (the scheduler gives way to a long queue)."""
         return len(self._tasks)
 
-    def kick(self, message_ids: Iterable[int]) -> None:
-        """Start delivering messages that were just committed."""
+    def kick(self, message_ids: Iterable[int], audience: frozenset[str] | None = None) -> None:
+        """Start delivering messages that were just committed (`audience`: who was told of them, if known)."""
         for message_id in message_ids:
+            if audience is not None and message_id not in self._inflight:
+                self._audiences[message_id] = audience
             task = asyncio.create_task(self.deliver(message_id), name=f"deliver-{message_id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
@@ -177,8 +182,9 @@ class Outbox:
             return
         self._inflight.add(message_id)
         started = time.monotonic()
+        heard_by = self._audiences.pop(message_id, None)
         try:
-            await self._deliver(message_id, started)
+            await self._deliver(message_id, started, heard_by)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
@@ -189,7 +195,7 @@ class Outbox:
         finally:
             self._inflight.discard(message_id)
 
-    async def _deliver(self, message_id: int, started: float) -> None:
+    async def _deliver(self, message_id: int, started: float, heard_by: frozenset[str] | None) -> None:
         placed = await self._take_place(message_id)
         if placed is None:
             return
@@ -207,7 +213,7 @@ class Outbox:
         while True:
             attempt += 1
             try:
-                young_person = await self._record(message_id, link, status, error, external_id)
+                told = await self._record(message_id, link, status, error, external_id, heard_by)
                 self._health.recovered("database")
                 break
             except Exception as exc:
@@ -218,24 +224,28 @@ class Outbox:
                 await self._sleep(min(2 ** (attempt - 1), 30))
         self._metrics.delivered.labels(link.kind, status).inc()
         self._metrics.delivery_seconds.observe(time.monotonic() - started)
-        if young_person is not None:
-            self._events.publish(
-                Event("status", young_person.id, audience(young_person), {"message_id": message_id})
-            )
+        if told is not None:
+            self._events.publish(Event("status", told[0], told[1], {"message_id": message_id}))
         if status != DeliveryStatus.SENT:
             log.warning("message %s to young person %s: %s (%s)", message_id, message.young_person_id, status, error)
 
     async def _record(
-        self, message_id: int, link: ChannelLink, status: DeliveryStatus, error: str | None, external_id: str | None
-    ) -> YoungPerson | None:
-        """Store how a delivery went; return the young person to tell the console about, if any.
+        self,
+        message_id: int,
+        link: ChannelLink,
+        status: DeliveryStatus,
+        error: str | None,
+        external_id: str | None,
+        heard_by: frozenset[str] | None = None,
+    ) -> tuple[int, frozenset[str]] | None:
+        """Store how a delivery went; return the young person to tell the console about, and who hears it, if any.
 
         Outcomes are recorded in batches, like claims: whichever delivery holds the lock records every
         outcome reported meanwhile in one transaction (bench/inbound.py: one transaction each cost five
         statements a reply). A failed batch fails each of its deliveries, which retry on their own.
         """
-        recorded: asyncio.Future[YoungPerson | None] = asyncio.get_running_loop().create_future()
-        self._outcomes[message_id] = (link, status, error, external_id, recorded)
+        recorded: asyncio.Future[tuple[int, frozenset[str]] | None] = asyncio.get_running_loop().create_future()
+        self._outcomes[message_id] = (link, status, error, external_id, heard_by, recorded)
         async with self._recording:
             while not recorded.done():
                 batch = {i: self._outcomes.pop(i) for i in list(itertools.islice(self._outcomes, LOAD_BATCH))}
@@ -252,7 +262,7 @@ class Outbox:
                     future.set_result(people.get(waiting_id))
         return await recorded
 
-    async def _record_batch(self, batch: dict[int, Any]) -> dict[int, YoungPerson]:
+    async def _record_batch(self, batch: dict[int, Any]) -> dict[int, tuple[int, frozenset[str]]]:
         now = self._clock.now()
         async with self._db() as session, session.begin():
             pending: dict[int, int] = {
@@ -270,7 +280,7 @@ class Outbox:
                 [
                     {"id": message_id, "delivery_status": status, "delivery_error": error, "external_id": external_id,
                      "sent_at": now if status == DeliveryStatus.SENT else None}
-                    for message_id, (_, status, error, external_id, _) in batch.items()
+                    for message_id, (_, status, error, external_id, _, _) in batch.items()
                     if message_id in pending
                 ],
             )
@@ -280,11 +290,17 @@ class Outbox:
                     if current is not None and current.status != ChannelStatus.UNREACHABLE:
                         current.status = ChannelStatus.UNREACHABLE
                         current.unreachable_since = now
-            people = {
-                person.id: person
-                for person in await session.scalars(select(YoungPerson).where(YoungPerson.id.in_(set(pending.values()))))
-            }
-        return {message_id: people[person] for message_id, person in pending.items() if person in people}
+            told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
+                    if message_id in pending and outcome[4] is not None}
+            unknown = {person for message_id, person in pending.items() if message_id not in told}
+            if unknown:  # queued by someone who did not say who was told (a job, the console): ask the database
+                people = {
+                    person.id: audience(person)
+                    for person in await session.scalars(select(YoungPerson).where(YoungPerson.id.in_(unknown)))
+                }
+                told.update({message_id: (person, people[person]) for message_id, person in pending.items()
+                             if message_id not in told and person in people})
+        return told
 
     async def _take_place(
         self, message_id: int
@@ -339,15 +355,17 @@ class Outbox:
                 .execution_options(synchronize_session=False, populate_existing=True)
             )
         ).all()
-        await session.commit()
         if not messages:
+            await session.commit()
             return {}  # sent already, or another process is delivering them
+        # In the claim's transaction: one BEGIN and COMMIT for both (the claimed rows stay locked a moment longer).
         links = {
             (link.young_person_id, link.kind): link
             for link in await session.scalars(
                 select(ChannelLink).where(ChannelLink.young_person_id.in_({m.young_person_id for m in messages}))
             )
         }
+        await session.commit()
         loaded: dict[int, tuple[Message, ChannelLink, Outgoing]] = {}
         for message in messages:
             link = links.get((message.young_person_id, message.channel))

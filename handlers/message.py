@@ -107,7 +107,10 @@ async def _leave_ahead(turn: Turn, worker: StaffMember, back: datetime) -> Leave
     cache: dict[tuple[int, datetime], LeavePeriod | None] = turn.session.info.setdefault("leave_ahead", {})
     key = (worker.id, back)
     if key not in cache:
-        cache[key] = await leaves.leave_ahead(turn.session, worker.id, back, turn.rt.settings.tz)
+        # Without a flush first: what this batch has added so far is not leave, so it waits for the commit and
+        # goes in with the rest (a flush here split a batch's inserts into one per worker, bench/inbound.py).
+        with turn.session.no_autoflush:
+            cache[key] = await leaves.leave_ahead(turn.session, worker.id, back, turn.rt.settings.tz)
     return cache[key]
 
 

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from aiolimiter import AsyncLimiter
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request._requestparameter import RequestParameter  # what Bot._do_post builds RequestData from
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import ChannelUnreachable, Outgoing, RetryLater, SendFailed
 from bot.channels.ratelimit import LatencyLimit, WindowLimiter
+from bot.channels.transport import AiohttpRequest
 from bot.content import Content
 from handlers.turn import InboundEvent
 from models import ChannelKind, ContentKind
@@ -107,6 +109,36 @@ def to_event(update: Update) -> InboundEvent | None:
     return _message_event(message, receipt)
 
 
+def plain_text_event(item: object) -> InboundEvent | None:
+    """Read a text in a private chat straight from the update as Telegram sent it; None for anything else.
+
+    Nearly every update is a young person's text, and building python-telegram-bot's objects for one (Update,
+    Message, User, Chat, each attribute set through a frozen-object check) cost about a tenth of the service's
+    CPU under load (bench/inbound.py). The event is the one to_event makes; every other update, and any not
+    shaped exactly as Telegram sends a text, goes through python-telegram-bot and to_event as before.
+    """
+    if not isinstance(item, dict) or len(item) != 2:  # update_id and message, nothing else
+        return None
+    update_id, message = item.get("update_id"), item.get("message")
+    if type(update_id) is not int or not isinstance(message, dict):
+        return None
+    chat, text, message_id = message.get("chat"), message.get("text"), message.get("message_id")
+    if not isinstance(chat, dict) or chat.get("type") != "private" or type(chat.get("id")) is not int:
+        return None
+    if not isinstance(text, str) or type(message_id) is not int or type(message.get("date")) is not int:
+        return None
+    return _text_event(str(chat["id"]), text, ("telegram", update_id), str(message_id))
+
+
+def _text_event(address: str, text: str, receipt: tuple[str, int], external_id: str) -> InboundEvent:
+    base: dict[str, Any] = {"channel": ChannelKind.TELEGRAM, "address": address, "receipt": receipt, "external_id": external_id}
+    if text.startswith("/"):
+        command, _, args = text[1:].partition(" ")
+        command = command.split("@", 1)[0].lower()
+        return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text, command=command, args=args.strip())
+    return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text)
+
+
 def _edited_event(message: Message, receipt: tuple[str, int]) -> InboundEvent | None:
     """Turn an edited text or caption into a new text marked as an edit of the original (by its id).
 
@@ -136,11 +168,7 @@ def _message_event(message: Message, receipt: tuple[str, int]) -> InboundEvent:
     }
     text = message.text
     if text is not None:
-        if text.startswith("/"):
-            command, _, args = text[1:].partition(" ")
-            command = command.split("@", 1)[0].lower()
-            return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text, command=command, args=args.strip())
-        return InboundEvent(**base, content_kind=ContentKind.TEXT, text=text)
+        return _text_event(base["address"], text, receipt, base["external_id"])
     caption = message.caption
     media: tuple[ContentKind, Any, str] | None = None
     if message.photo:
@@ -199,12 +227,15 @@ class TelegramChannel:
         send_timeout: float = 15,
         global_rate: int | None = None,
         per_chat_rate: float | None = None,
+        request: BaseRequest | None = None,
     ) -> None:
         self.bot = Bot(
             token,
             base_url=f"{api_url}/bot",
             base_file_url=f"{api_url}/file/bot",
-            request=HTTPXRequest(connection_pool_size=64, read_timeout=send_timeout, write_timeout=send_timeout),
+            # Sends over aiohttp (less CPU a call than httpx's pool, bot/channels/transport.py); the one
+            # long poll at a time stays on python-telegram-bot's default.
+            request=request or AiohttpRequest(connection_pool_size=64, read_timeout=send_timeout, write_timeout=send_timeout),
             get_updates_request=HTTPXRequest(read_timeout=poll_timeout + 10),
         )
         self._content = content
@@ -264,7 +295,7 @@ class TelegramChannel:
                         api_kwargs={"offset": offset, "timeout": self._poll_timeout, "allowed_updates": ALLOWED_UPDATES},
                         read_timeout=self._poll_timeout + 10,
                     )
-                updates, newest = self._parse(raw)
+                events, newest = self._parse(raw)
             except RetryAfter as exc:
                 await asyncio.sleep(_retry_seconds(exc))
                 continue
@@ -278,7 +309,7 @@ class TelegramChannel:
                 continue
             if self.guard is not None:
                 self.guard.fetch_worked()
-            if updates:
+            if events:
                 handle, guard = receive, self.guard
                 if guard is not None:
                     # One update that keeps failing (not for want of the database) is kept aside after a
@@ -288,13 +319,13 @@ class TelegramChannel:
                         event, as_sent.get(event.receipt[1]) if event.receipt else None, receive
                     )
                 try:
-                    await self.process(updates, handle)
+                    await self.process(events, handle)
                 except Exception as exc:
                     # Not confirmed: the same updates come back with the same offset, so nothing is lost.
                     failures += 1
                     log.error(
                         "Telegram updates %s-%s not confirmed (%s); retry %s",
-                        updates[0].update_id, updates[-1].update_id, type(exc).__name__, failures,
+                        _update_id(events[0]), _update_id(events[-1]), type(exc).__name__, failures,
                     )
                     await backoff(failures)
                     continue
@@ -303,27 +334,30 @@ class TelegramChannel:
                 offset = newest + 1
             failures = 0
 
-    def _parse(self, raw: object) -> tuple[list[Update], int | None]:
-        """Parse each update on its own: one Telegram cannot read must not hold up everyone else's."""
-        updates: list[Update] = []
+    def _parse(self, raw: object) -> tuple[list[InboundEvent], int | None]:
+        """Read each update on its own into the event to act on: one Telegram cannot read must not hold up
+        everyone else's, and updates we do not act on are left out."""
+        events: list[InboundEvent] = []
         newest: int | None = None
         for item in raw if isinstance(raw, list) else []:
             update_id = item.get("update_id") if isinstance(item, dict) else None
             if isinstance(update_id, int):
                 newest = max(newest or update_id, update_id)
-            try:
-                update = Update.de_json(item, self.bot)
-            except Exception as exc:  # any malformed shape: logged by id only, never its content
-                log.error("Telegram update %s could not be read (%s); skipped", update_id, type(exc).__name__)
-                continue
-            if update is not None:
-                updates.append(update)
-        return updates, newest
+            event = plain_text_event(item)
+            if event is None:
+                try:
+                    update = Update.de_json(item, self.bot)
+                except Exception as exc:  # any malformed shape: logged by id only, never its content
+                    log.error("Telegram update %s could not be read (%s); skipped", update_id, type(exc).__name__)
+                    continue
+                event = to_event(update) if update is not None else None
+            if event is not None:
+                events.append(event)
+        return events, newest
 
-    async def process(self, updates: list[Update], receive: Receive) -> None:
-        """Handle a batch: in one transaction through the batcher if there is one, else chats in
+    async def process(self, events: list[InboundEvent], receive: Receive) -> None:
+        """Handle a batch of events: in one transaction through the batcher if there is one, else chats in
         parallel; either way each chat's updates in order, and raise if any was not stored."""
-        events = [event for event in map(to_event, updates) if event is not None]
         if self.batcher is not None:
             if not events:
                 return
@@ -408,15 +442,15 @@ class TelegramChannel:
         first_id: str | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            sent = await self._call(
+            sent_id = await self._call(
                 address,
-                self.bot.send_message,
+                self._send_text,
                 chat_id=int(address),
                 text=part,
                 reply_markup=markup if last else None,
                 disable_notification=outgoing.silent,
             )
-            first_id = first_id or str(sent.message_id)
+            first_id = first_id or str(sent_id)
         if file is not None:
             await self._call(
                 address,
@@ -429,7 +463,32 @@ class TelegramChannel:
         return first_id
 
     async def send_direct(self, address: str, text: str) -> None:
-        await self._call(address, self.bot.send_message, chat_id=int(address), text=text)
+        await self._call(address, self._send_text, chat_id=int(address), text=text)
+
+    async def _send_text(
+        self,
+        *,
+        chat_id: int,
+        text: str,
+        reply_markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
+        disable_notification: bool | None = None,
+    ) -> int:
+        """Call sendMessage with what Bot.send_message would send; return the new message's id.
+
+        Bot.send_message builds a whole Message from the answer (its chat and sender too, each attribute
+        set through a frozen-object check): 6 % of the service's CPU under load (bench/inbound.py), for an
+        id. The call goes through the same python-telegram-bot request, which raises the same errors.
+        """
+        data: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if disable_notification is not None:
+            data["disable_notification"] = disable_notification
+        if reply_markup is not None:
+            data["reply_markup"] = reply_markup
+        result = await self.bot.request.post(
+            f"{self.bot.base_url}/sendMessage",
+            RequestData([RequestParameter.from_input(key, value) for key, value in data.items()]),
+        )
+        return int(result["message_id"])  # type: ignore[call-overload, index]
 
     async def fetch_media(self, file_id: str) -> bytes:
         try:
@@ -464,6 +523,10 @@ class TelegramChannel:
                         took = self.sends.clock() - started
             finally:
                 self.sends.release(took)
+
+
+def _update_id(event: InboundEvent) -> int | str:
+    return event.receipt[1] if event.receipt else "?"
 
 
 def _log_unhandled(event: InboundEvent, exc: BaseException) -> None:

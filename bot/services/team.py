@@ -52,7 +52,8 @@ async def looks_after(session: AsyncSession, staff: StaffMember, young_person_id
 def _loaded(young_person: YoungPerson, name: str) -> list:  # type: ignore[type-arg]
     # A young person made in this session has nothing loaded yet (and no team or cover to load);
     # reading the attribute would try a lazy load, which an async session cannot do.
-    value = sa_inspect(young_person).attrs[name].loaded_value
+    # What AttributeState.loaded_value reads, without `attrs` building a state for every attribute each time.
+    value = sa_inspect(young_person).dict.get(name, NO_VALUE)
     return [] if value is NO_VALUE or value is None else list(value)
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from telegram import Update
 
-from bot.channels.telegram import to_event
+from bot.channels.telegram import plain_text_event, to_event
 from bot.inbound import receive
 from bot.runtime import Runtime
 from console.security import same_token
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/telegram/webhook"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+SECRET_NAME = SECRET_HEADER.encode()
 OK = b'{"ok":true}'
 FORBIDDEN = b'{"ok":false,"description":"forbidden"}'
 TRY_AGAIN = b'{"ok":false,"description":"not handled, try again"}'
@@ -40,14 +41,17 @@ async def handle_update(rt: Runtime, given_secret: str | None, body: bytes) -> t
         return 403, FORBIDDEN
     try:
         raw = json.loads(body)
-        update = Update.de_json(raw, rt.telegram.bot)
+        # A private text is read straight from the JSON; anything else through python-telegram-bot.
+        event = plain_text_event(raw)
+        update = Update.de_json(raw, rt.telegram.bot) if event is None else None
     except (ValueError, TypeError, KeyError) as exc:
         # Malformed: acknowledged so Telegram does not resend it forever, and logged without content.
         log.warning("webhook: unreadable update (%s)", type(exc).__name__)
         return 200, OK
-    if update is None:
+    if event is None and update is None:
         return 200, OK
-    event = to_event(update)
+    if update is not None:
+        event = to_event(update)
     if event is not None:
         # Answered only after commit: on any error Telegram gets a 500 and delivers it again.
         try:
@@ -63,7 +67,7 @@ async def handle_update(rt: Runtime, given_secret: str | None, body: bytes) -> t
                 await batcher.submit(event, alone)
         except Exception as exc:
             # Logged here, by id: the error's own text (and a traceback) may quote the young person.
-            log.error("webhook: update %s not handled (%s); Telegram will send it again", update.update_id, type(exc).__name__)
+            log.error("webhook: update %s not handled (%s); Telegram will send it again", raw.get("update_id"), type(exc).__name__)
             return 500, TRY_AGAIN
         if event.meta.get("callback_query_id"):
             await rt.telegram.answer_button(event.meta["callback_query_id"])
@@ -87,7 +91,7 @@ class WebhookEndpoint:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        given = next((value.decode("latin-1") for name, value in scope["headers"] if name == SECRET_HEADER.encode()), None)
+        given = next((value.decode("latin-1") for name, value in scope["headers"] if name == SECRET_NAME), None)
         chunks: list[bytes] = []
         while True:
             message = await receive()
