@@ -9,6 +9,9 @@ KEYWORKER_TEST_DATABASE_URL is set, on a private database made next to it (and d
 
 Run from the repository root:
     .venv/bin/python -m bench.dashboard [--scale 1] [--runs 5] [--only sqlite|postgresql] [--sqlite-file PATH]
+Side by side with another tree's page code (e.g. `git archive HEAD | tar -x -C /tmp/before`), on one seeded database:
+    PYTHONPATH=/tmp/before .venv/bin/python bench/dashboard.py --page-only URL --runs 3
+    PYTHONPATH=. .venv/bin/python bench/dashboard.py --page-only URL --runs 3
 """
 
 from __future__ import annotations
@@ -92,25 +95,31 @@ async def build_rollup(db, settings: Settings, dialect: str) -> dict[str, float]
     return times
 
 
-async def measure(url: str, settings: Settings, runs: int) -> dict[str, float]:
+async def measure(url: str, settings: Settings, runs: int, *, page_only: bool = False) -> dict[str, float]:
+    """Build the rollups and time each group, the tables and the whole page (page_only: the page alone, rollups as they are)."""
     engine = create_engine(url)
     db = create_sessionmaker(engine)
     period = make_period("4weeks", NOW.astimezone(settings.tz).date(), settings.tz)
     results: dict[str, float] = {}
     try:
-        results.update(await build_rollup(db, settings, engine.dialect.name))
+        if not page_only:
+            results.update(await build_rollup(db, settings, engine.dialect.name))
         async with db() as session:
             service = Scope()
-            for module in GROUPS:
+            for module in () if page_only else GROUPS:
                 name = module.__name__.rsplit(".", 1)[-1]
                 results[name] = await timed(runs, lambda n=name: compute_dashboard(session, period, service, NOW, (n,)))
-            results["tables (workers, teams)"] = await timed(runs, lambda: compute_dashboard(session, period, service, NOW, ("none",), tables=True))
+            if not page_only:
+                results["tables (workers, teams)"] = await timed(runs, lambda: compute_dashboard(session, period, service, NOW, ("none",), tables=True))
 
             async def page(scope: Scope, only: int | None = None) -> str:
                 board = await compute_dashboard(session, period, scope, NOW, tables=True, own=only)
                 return render(settings, board, board.tables, show_dashboard(board, board.tables))
 
+            cpu = time.process_time()
             results["whole page, service"] = await timed(runs, lambda: page(service))
+            if page_only:  # less disturbed by other work than wall time; on SQLite the database works in this process
+                results["bench process CPU per service page"] = (time.process_time() - cpu) * 1000 / runs
             results["whole page, one key worker"] = await timed(runs, lambda: page(Scope(ScopeKind.WORKER, 1), 1))
     finally:
         await engine.dispose()
@@ -123,12 +132,21 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     parser.add_argument("--sqlite-file", type=Path, default=None, help="keep the seeded SQLite file here; reuse it if it exists")
+    parser.add_argument(
+        "--page-only", metavar="URL", default=None,
+        help="time only the whole page on a database this bench seeded before (rollups built); run as a script path with "
+        "PYTHONPATH=<another tree> to time that tree's page code on the same data, side by side",
+    )
     args = parser.parse_args()
     pg_url = os.environ.get("KEYWORKER_TEST_DATABASE_URL")
     columns: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url="sqlite+aiosqlite:///x", data_dir=Path(tmp), secret_key="b" * 40)
         crypto.configure(load_keyring(settings))
+        if args.page_only:
+            found = await measure(args.page_only, settings, args.runs, page_only=True)
+            print(", ".join(f"{k}: {v:,.0f} ms" for k, v in found.items()))
+            return
         if args.only in (None, "sqlite"):
             path = args.sqlite_file or Path(tmp) / "bench.db"
             url = f"sqlite+aiosqlite:///{path}"

@@ -9,18 +9,18 @@ from bot.services.indicators.sql import Ctx
 
 async def compute(ctx: Ctx) -> Group:
     """Count appointments due in each window by what happened to them."""
-    # The appointments a reminder went out for: read once from the done reminder jobs, not looked up per appointment.
+    # The appointments a reminder went out for: read once from the done reminder jobs (an uncorrelated IN: one hash
+    # or index of them, each appointment looked up in it), not looked up per appointment.
     reminded = (
-        "reminded AS (SELECT DISTINCT j.young_person_id AS yp, "
-        f"{ctx.json_num('j.payload', 'appointment_id')} AS appointment_id FROM jobs j WHERE j.kind = '{REMINDER}' AND j.state = 'done')"
+        f"(SELECT j.young_person_id, {ctx.json_num('j.payload', 'appointment_id')} FROM jobs j "
+        f"WHERE j.kind = '{REMINDER}' AND j.state = 'done')"
     )
     total, was_reminded, confirmed, attended, missed, cancelled = await ctx.by_group_many(
-        f"{ctx.with_(reminded)} SELECT grp.g, COUNT(*), SUM(CASE WHEN r.yp IS NOT NULL THEN 1 ELSE 0 END), "
+        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN (a.young_person_id, a.id) IN {reminded} THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.answer = 'yes' THEN 1 ELSE 0 END), SUM(CASE WHEN a.status = 'attended' THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN a.status = 'missed' THEN 1 ELSE 0 END), SUM(CASE WHEN a.status = 'cancelled' THEN 1 ELSE 0 END) "
         f"FROM appointments a JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.starts_at')} "
-        f"{ctx.join_at('a.young_person_id', 'a.starts_at')} "
-        "LEFT JOIN reminded r ON r.yp = a.young_person_id AND r.appointment_id = a.id GROUP BY grp.g",
+        f"{ctx.join_at('a.young_person_id', 'a.starts_at')} GROUP BY grp.g",
         6,
     )
     kept_or_not = {g: (attended.get(g) or 0) + (missed.get(g) or 0) for g in attended}

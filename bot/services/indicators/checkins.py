@@ -29,10 +29,15 @@ async def compute(ctx: Ctx) -> Group:
         f"FROM checkins c WHERE c.sent_at >= {ctx.ts(ctx.period.previous_start)} AND (c.missed OR c.answered_at IS NOT NULL))"
     )
     from_window = "d.t2 IS NOT NULL AND d.t1 < d.sent_at"
+    # Each check-in is judged once (its two before looked up at most once), before it is joined to its windows.
+    third = (
+        "third AS MATERIALIZED (SELECT d.young_person_id, d.sent_at FROM decided d "
+        f"WHERE d.missed AND d.sent_at < {ctx.ts(ctx.period.end)} "
+        f"AND CASE WHEN {from_window} THEN CASE WHEN d.m1 AND d.m2 THEN 2 ELSE 0 END ELSE {two_before} END = 2)"
+    )
     in_a_row = await ctx.by_group(
-        f"{ctx.with_(decided)} SELECT grp.g, COUNT(DISTINCT d.young_person_id) FROM decided d "
+        f"{ctx.with_(decided, third)} SELECT grp.g, COUNT(DISTINCT d.young_person_id) FROM third d "
         f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('d.sent_at')} {ctx.join_at('d.young_person_id', 'd.sent_at')} "
-        f"WHERE d.missed AND CASE WHEN {from_window} THEN CASE WHEN d.m1 AND d.m2 THEN 2 ELSE 0 END ELSE {two_before} END = 2 "
         "GROUP BY grp.g"
     )
     w = ctx.weeks

@@ -24,6 +24,7 @@ from models.rollup import REPLY_WAITS, RollupMark
 _COUNTER = itertools.count(1)
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
 MEDIAN, P90 = (1, 2), (9, 10)  # percentiles as fractions, so the index arithmetic stays in integers
+_PICKS = 400  # SQLite: values read by position per statement (each a subquery; a statement has at most 2,000 columns)
 
 
 def ts_literal(dialect: str, moment: datetime) -> str:
@@ -90,6 +91,14 @@ class Ctx:
         if self.dialect == "postgresql" and indexes:  # statistics to choose an index by (a plain scan needs none)
             await self.session.execute(text(f"ANALYZE {table}"))
         self.temps[name] = table
+        return table
+
+    async def scratch(self, select: str, index: str = "") -> str:
+        """Materialise a query as a temporary table for one step (the caller drops it), indexed if asked; return its name."""
+        table = f"kw_scratch_{next(_COUNTER)}"
+        await self.session.execute(text(f"CREATE TEMPORARY TABLE {table} AS {select}"))
+        if index:
+            await self.session.execute(text(f"CREATE INDEX ix_{table} ON {table} ({index})"))
         return table
 
     async def tune(self) -> None:
@@ -268,22 +277,28 @@ class Ctx:
         """Aggregates (as by_group_many) and percentiles of v (each over the rows meeting its condition) by g.
 
         keyed: g is some other key (a staff id): no zeros are filled in for the period's groups.
-        On PostgreSQL one pass over the rows (ordered-set aggregates with FILTER); on SQLite a pass per condition.
+        On PostgreSQL one pass over the rows (ordered-set aggregates with FILTER); on SQLite the rows are kept in a
+        temporary table, read once for the counts and once per condition.
         """
         def blank() -> dict[int, float | None]:
             return {} if keyed else {g: 0.0 for g in (PREVIOUS, TOTAL, *range(self.weeks))}
 
         if self.dialect != "postgresql":
-            found = [blank() for _ in counts]
-            for row in await self.rows(f"SELECT g, {', '.join(counts)} FROM ({inner}) AS r GROUP BY g"):
-                for i in range(len(counts)):
-                    found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
-            out: list[dict[int, float | None]] = [{} for _ in fractions]
-            for condition in dict.fromkeys(c for c, _ in fractions):
-                picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
-                each = await self.percentiles(f"SELECT g, v FROM ({inner}) AS r WHERE {condition}", [fractions[i][1] for i in picked])
-                for i, values in zip(picked, each, strict=True):
-                    out[i] = values
+            # The rows once, as a temporary table: the counts and each condition's percentiles read it, not the query.
+            base = await self.scratch(f"SELECT * FROM ({inner}) AS r")
+            try:
+                found = [blank() for _ in counts]
+                for row in await self.rows(f"SELECT g, {', '.join(counts)} FROM {base} GROUP BY g"):
+                    for i in range(len(counts)):
+                        found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+                out: list[dict[int, float | None]] = [{} for _ in fractions]
+                for condition in dict.fromkeys(c for c, _ in fractions):
+                    picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
+                    each = await self.percentiles(f"SELECT g, v FROM {base} WHERE {condition}", [fractions[i][1] for i in picked])
+                    for i, values in zip(picked, each, strict=True):
+                        out[i] = values
+            finally:
+                await self.session.execute(text(f"DROP TABLE IF EXISTS {base}"))
             return found, out
         aggregates = [
             f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
@@ -310,22 +325,26 @@ class Ctx:
                     if row[1 + i] is not None:
                         found[i][int(row[0])] = round(float(row[1 + i]), 3)
             return found
-        cols = []
-        for i, (num, den) in enumerate(fractions):
-            k, r = f"(((n - 1) * {num}) / {den})", f"(((n - 1) * {num}) % {den})"
-            cols += [
-                f"MAX(CASE WHEN rn = 1 + {k} THEN v END) AS lo{i}",
-                f"MAX(CASE WHEN rn = 2 + {k} THEN v END) AS hi{i}",
-                f"MAX({r}) AS rem{i}",
-            ]
-        sql = (
-            f"SELECT g, {', '.join(cols)} FROM (SELECT g, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v) AS rn, "
-            f"COUNT(*) OVER (PARTITION BY g) AS n FROM ({inner}) AS pi WHERE v IS NOT NULL) AS pr GROUP BY g"
-        )
+        # SQLite: the values sorted once by an index on (g, v); each percentile's neighbours are then read by
+        # position (LIMIT 1 OFFSET k walks the index), rather than numbering every row with window functions.
+        table = await self.scratch(f"SELECT g, v FROM ({inner}) AS pi WHERE v IS NOT NULL", "g, v")
+        try:
+            places: list[tuple[int, int, int, int]] = []  # (g, fraction, offset of the lower neighbour, remainder)
+            for g, n in await self.rows(f"SELECT g, COUNT(*) FROM {table} GROUP BY g"):
+                for i, (num, den) in enumerate(fractions):
+                    places.append((int(g), i, ((int(n) - 1) * num) // den, ((int(n) - 1) * num) % den))
+            wanted = sorted({(g, k + step) for g, _, k, rem in places for step in ((0, 1) if rem else (0,))})
+            at: dict[tuple[int, int], float] = {}
+            for start in range(0, len(wanted), _PICKS):
+                chunk = wanted[start:start + _PICKS]
+                picks = ", ".join(f"(SELECT v FROM {table} WHERE g = {g} ORDER BY v LIMIT 1 OFFSET {k})" for g, k in chunk)
+                row = (await self.rows(f"SELECT {picks}"))[0]
+                at.update({key: float(value) for key, value in zip(chunk, row, strict=True)})
+        finally:
+            await self.session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         out: list[dict[int, float | None]] = [{} for _ in fractions]
-        for row in await self.rows(sql):
-            for i, (_, den) in enumerate(fractions):
-                lo, hi, rem = row[1 + 3 * i], row[2 + 3 * i], row[3 + 3 * i]
-                value = float(lo) if not rem else float(lo) + (float(hi) - float(lo)) * int(rem) / den
-                out[i][int(row[0])] = round(value, 3)
+        for g, i, k, rem in places:
+            lo = at[(g, k)]
+            value = lo if not rem else lo + (at[(g, k + 1)] - lo) * rem / fractions[i][1]
+            out[i][g] = round(value, 3)
         return out

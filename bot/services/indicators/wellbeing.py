@@ -20,6 +20,21 @@ def _last_before(ctx: Ctx, questionnaire: str, key: str) -> str:
     )
 
 
+def _last_response(ctx: Ctx, questionnaire: str) -> str:
+    """CTE baseline(yp, scores): the scores of each young person's last response completed before the previous period began.
+
+    Only for those with a response since then. Their last response holds their last score of every key it has;
+    a key it lacks is looked up on its own (_last_before).
+    """
+    return (
+        "baseline AS MATERIALIZED (SELECT y.yp, (SELECT p.scores FROM wellbeing_responses p WHERE p.young_person_id = y.yp "
+        f"AND p.questionnaire = '{questionnaire}' AND p.completed_at < {ctx.ts(ctx.period.previous_start)} "
+        "ORDER BY p.completed_at DESC, p.id DESC LIMIT 1) AS scores "
+        f"FROM (SELECT DISTINCT r.young_person_id AS yp FROM wellbeing_responses r WHERE r.questionnaire = '{questionnaire}' "
+        f"AND r.completed_at >= {ctx.ts(ctx.period.previous_start)} AND r.completed_at < {ctx.ts(ctx.period.end)}) AS y)"
+    )
+
+
 async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
     """Summarise every score of one questionnaire in one query: window functions, no per-row lookups."""
     scores = questionnaire.scores
@@ -40,15 +55,18 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
     # last score before the window (their baseline); with none, the first score is its own baseline.
     # Only the scores since the previous period began are read in order; for each young person's first
     # one there, the score before it is looked up (the last before that, by index), not read in order.
-    before = "CASE a.k " + " ".join(f"WHEN {i} THEN {_last_before(ctx, questionnaire.id, key)}" for i, key in enumerate(keys)) + " END"
+    before = "CASE a.k " + " ".join(
+        f"WHEN {i} THEN COALESCE({ctx.json_num('a.scores', key)}, {_last_before(ctx, questionnaire.id, key)})" for i, key in enumerate(keys)
+    ) + " END"
+    scored = f"(SELECT a.*, l.scores FROM ({each}) AS a LEFT JOIN baseline l ON l.yp = a.yp WHERE a.v IS NOT NULL)"
     order = "PARTITION BY k, yp ORDER BY t, rid"
     if ctx.scope.kind == ScopeKind.SERVICE:
         # Every score counts: a score is a young person's first in a window when the one before it (in time) is
         # before the window, and their last when the one after it is after; so one pass in order does, and each
         # score joins its windows by its week (no sort per window).
         s = (
-            f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, LAG(t) OVER ({order}) AS prev_t, "
-            f"LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg FROM ({each}) AS a WHERE v IS NOT NULL)"
+            f"s AS MATERIALIZED (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, LAG(t) OVER ({order}) AS prev_t, "
+            f"LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg FROM {scored} AS a)"
         )
         on = "grp.wg = s.wg" if ctx.windows() == "gmap" else ctx.in_group("s.t")
         x = (
@@ -59,7 +77,7 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         )
     else:
         # In a scope, the first and last scores in a window are those the young person had while in scope.
-        s = f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, rid FROM ({each}) AS a WHERE v IS NOT NULL)"
+        s = f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, rid FROM {scored} AS a)"
         x = (
             "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
             "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
@@ -75,7 +93,7 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         for i, score in enumerate(scores)
     )
     rows = await ctx.rows(
-        f"{ctx.with_(s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
+        f"{ctx.with_(_last_response(ctx, questionnaire.id), s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
         "FROM ends GROUP BY k, g"
     )
     found: dict[tuple[int, int], tuple[float, float, float]] = {
