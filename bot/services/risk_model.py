@@ -17,14 +17,14 @@ import random
 import sys
 from collections import Counter
 from functools import cache
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from bot.services.risk import CATEGORIES, NO_RISK, RiskAssessment, RiskLevel, RuleRiskChecker, Rules, load_rules
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: a word or pair said twice counts once
 _SKIP = 3  # ordered word pairs up to this many words apart
 
 
@@ -43,9 +43,14 @@ def pair_features(words: list[str]) -> list[str]:
 
 
 def features(normalised: str) -> list[str]:
-    """Return the features of one already-normalised text, repeated as often as they occur."""
-    words = normalised.split()
-    return [f for w in words for f in word_features(w)] + pair_features(words)
+    """Return the features of one already-normalised text.
+
+    Each distinct word and word pair counts once, however often it is said: otherwise a message's
+    score would grow with its repetitions (a harmless paragraph pasted ten times scored urgent).
+    Character n-grams shared by different words still add up.
+    """
+    words = list(dict.fromkeys(normalised.split()))
+    return [f for w in words for f in word_features(w)] + list(dict.fromkeys(pair_features(normalised.split())))
 
 
 def _sigmoid(z: float) -> float:
@@ -149,7 +154,9 @@ def load_model() -> RiskModel:
 
 
 MIN_COUNT = 2  # a feature must occur in at least this many training texts
+L2 = 3e-2  # how strongly each weight is pulled towards 0 in training
 LOWER_WINDOW, LOWER_STEP = 12, 4  # a rule's urgent is lowered only if every 12-word stretch scores low too
+RAISE_WINDOW, RAISE_STEP = 32, 16  # a longer message is raised by its 32-word stretches, not its whole
 MIN_MODEL_WORDS = 3  # the model speaks only about messages of at least this many words
 MIN_URGENT_WORDS = 4  # ...and raises one to urgent only from this many (cross-validation: 3 and 4 alike)
 
@@ -182,7 +189,7 @@ class ModelledRiskChecker:
         """Return the any-risk and urgent log-odds of a normalised text, split into words."""
         model, cache = self._model, self._words
         z_any, z_urgent = model.any_risk.bias, model.urgent.bias
-        for word in words:
+        for word in dict.fromkeys(words):
             hit = cache.get(word)
             if hit is None:
                 feats = word_features(word)
@@ -194,7 +201,7 @@ class ModelledRiskChecker:
             z_any += hit[0]
             z_urgent += hit[1]
         pairs = self._pairs
-        for f in pair_features(words):
+        for f in set(pair_features(words)):
             hit = pairs.get(f)
             if hit is not None:
                 z_any += hit[0]
@@ -210,10 +217,8 @@ class ModelledRiskChecker:
         """
         if _sigmoid(z_urgent) >= self._lower_below:
             return False
-        for start in range(0, max(1, len(words) - LOWER_WINDOW + LOWER_STEP), LOWER_STEP):
-            if _sigmoid(self._logits(words[start:start + LOWER_WINDOW])[1]) >= self._lower_below:
-                return False
-        return True
+        return all(_sigmoid(self._logits(stretch)[1]) < self._lower_below
+                   for stretch in _stretches(words, LOWER_WINDOW, LOWER_STEP))
 
     @classmethod
     def from_content(cls, *, may_lower: bool = True) -> ModelledRiskChecker:
@@ -252,15 +257,27 @@ class ModelledRiskChecker:
             if self._surely_not_urgent(words, z_urgent):
                 return RiskAssessment(RiskLevel.CONCERN, found.categories, tuple(sorted({*found.rule_ids, self.MODEL_LOWERED})))
             return found
-        any_risk = _sigmoid(z_any)
+        # The model learnt from messages of a few dozen words at most; over a longer one its sums grow
+        # with the length, not the risk (a harmless paragraph repeated scored urgent). So a long
+        # message is weighed stretch by stretch, as a person reads it, and its most worrying stretch speaks.
+        scored = [(words, z_any, z_urgent)] if len(words) <= RAISE_WINDOW else [
+            (stretch, *self._logits(stretch)) for stretch in _stretches(words, RAISE_WINDOW, RAISE_STEP)]
         # Urgent only when both parts agree (the urgent part alone confuses worry with danger), and
         # only from a few words up: a short everyday question must not page the duty rota.
-        if len(words) >= self._min_urgent_words and min(any_risk, _sigmoid(z_urgent)) >= model.urgent_threshold:
-            categories = found.categories or (model.category(features(" ".join(words))),)
+        stretch, z_any, z_urgent = max(scored, key=lambda s: min(s[1], s[2]))
+        if len(words) >= self._min_urgent_words and _sigmoid(min(z_any, z_urgent)) >= model.urgent_threshold:
+            categories = found.categories or (model.category(features(" ".join(stretch))),)
             return RiskAssessment(RiskLevel.URGENT, categories, tuple(sorted({*found.rule_ids, self.MODEL_URGENT})))
-        if found.level is None and any_risk >= model.concern_threshold:
-            return RiskAssessment(RiskLevel.CONCERN, (model.category(features(" ".join(words))),), (self.MODEL_CONCERN,))
+        stretch, z_any, _ = max(scored, key=lambda s: s[1])
+        if found.level is None and _sigmoid(z_any) >= model.concern_threshold:
+            return RiskAssessment(RiskLevel.CONCERN, (model.category(features(" ".join(stretch))),), (self.MODEL_CONCERN,))
         return found if found.level is not None else NO_RISK
+
+
+def _stretches(words: list[str], size: int, step: int) -> Iterator[list[str]]:
+    """Yield overlapping stretches of size words, step apart, covering every word (one if it is short)."""
+    for start in range(0, max(1, len(words) - size + step), step):
+        yield words[start:start + size]
 
 
 # ------------------------------------------------------------------ building the model file
@@ -275,7 +292,8 @@ def read_labelled(paths: Iterable[Path]) -> list[tuple[str, str, str]]:
 
 
 def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urgent_threshold: float = 0.5,
-          concern_threshold: float = 0.5, min_count: int = MIN_COUNT, lower_threshold: float = 0.0) -> RiskModel:
+          concern_threshold: float = 0.5, min_count: int = MIN_COUNT, lower_threshold: float = 0.0,
+          l2: float = L2) -> RiskModel:
     """Train every part of the model on labelled rows (text, level, category).
 
     Features seen in fewer than min_count texts are left out: a word pair one writer used once
@@ -284,10 +302,10 @@ def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urg
     raw = [(features(normalise(text)), level, category) for text, level, category in rows]
     counts = Counter(f for feats, _, _ in raw for f in set(feats))
     data = [([f for f in feats if counts[f] >= min_count], level, cat) for feats, level, cat in raw]
-    any_risk = Logistic.train([(f, level != "none") for f, level, _ in data])
-    urgent = Logistic.train([(f, level == "urgent") for f, level, _ in data])
+    any_risk = Logistic.train([(f, level != "none") for f, level, _ in data], l2=l2)
+    urgent = Logistic.train([(f, level == "urgent") for f, level, _ in data], l2=l2)
     risky = [(f, cat) for f, level, cat in data if level != "none"]
-    categories = {c: Logistic.train([(f, cat == c) for f, cat in risky]) for c in CATEGORIES}
+    categories = {c: Logistic.train([(f, cat == c) for f, cat in risky], l2=l2) for c in CATEGORIES}
     return RiskModel(any_risk, urgent, categories, urgent_threshold, concern_threshold, lower_threshold)
 
 
