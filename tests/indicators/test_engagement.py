@@ -234,6 +234,8 @@ async def test_outcomes_next_to_engagement(world: World) -> None:
     # them (5 per 10); not: Mo and Lee, 1 episode (5 per 10). Zed left before the period.
     (split,) = board.groups[0].breakdowns
     assert [value for _, value in split.rows] == [5.0, 5.0]
+    # The same figure from both databases: a float, which a CSV shows as 5.0 (PostgreSQL's SUM alone gave 5.00).
+    assert [type(value) for _, value in split.rows] == [float, float]
     assert "(2 young people)" in split.rows[0][0] and split.rows[0][0].startswith("In regular contact")
 
 

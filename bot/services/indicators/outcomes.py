@@ -54,7 +54,7 @@ async def compute(ctx: Ctx) -> Group:
     rows = []
     for regular, people, missing in sorted(split, key=lambda r: -int(r[0])):
         name = "In regular contact" if regular else "Not in regular contact"
-        rows.append((f"{name}: missing episodes per 10 young people ({int(people)} young people)", round(10 * missing / people, 2) if people else 0.0))
+        rows.append((f"{name}: missing episodes per 10 young people ({int(people)} young people)", round(10 * float(missing) / int(people), 2) if people else 0.0))  # SUM is a Decimal on PostgreSQL
     w = ctx.weeks
     return Group(
         "outcomes", "Outcomes next to engagement",
