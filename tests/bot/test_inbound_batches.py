@@ -5,18 +5,21 @@ loses none of the others."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.clock import FrozenClock
 from bot.inbound import Batcher, HeldBack, receive
 from handlers.turn import InboundEvent
-from models import ContentKind, Direction, Message
+from models import ContentKind, Direction, Message, YoungPerson
 from tests.bot.test_undelivered import LEE_CHAT, Poison, link_lee
 from tests.conftest import Service
 from tests.e2e.test_telegram_behaviour import FlakyRisk, fast_telegram, link_sam, stored  # noqa: F401 - a fixture
 from tests.e2e.test_telegram_loop import SAM_CHAT
 from tests.fakes.botapi import FakeBotAPI
+from tests.handlers.test_cover import BACK, record_leave
 from tests.safeguarding.test_lifeline import HELPLINE, SlowDatabase, slow_db  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("fast_telegram")
@@ -134,3 +137,29 @@ async def test_words_the_risk_checker_fails_on_hold_up_no_other_update_of_their_
     assert await together(service, text(SAM_CHAT, "some odd words", 9301)) == [None]
     assert (await words_from(service, sam_id))[-1] == "some odd words"
     assert await stored(service, "odd words") == 1
+
+
+@pytest.mark.parametrize("lee_first", [False, True])
+async def test_a_batch_answers_each_young_person_for_their_own_worker_s_leave(
+    service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock, lee_first: bool
+) -> None:
+    # Sam's worker Jo has leave coming up, covered by Ali; Lee's worker is Ali. Out of hours, one text from
+    # each in the same batch: Sam hears when Jo is back, Lee only the usual out-of-hours reply from Ali.
+    console, sam_id = await link_sam(service, fake_bot_api)
+    lee_id = await link_lee(service, fake_bot_api, console)
+    ali = await service.staff("ali", "Ali")
+    async with service.rt.db() as session, session.begin():
+        await session.execute(update(YoungPerson).where(YoungPerson.id == lee_id).values(key_worker_id=ali.id))
+        jo_id = (await session.get(YoungPerson, sam_id)).key_worker_id
+    await record_leave(console, jo_id, ali.id)
+    clock.set(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # a Friday evening
+    before_sam, before_lee = len(fake_bot_api.sent_messages(SAM_CHAT)), len(fake_bot_api.sent_messages(LEE_CHAT))
+    events = [text(SAM_CHAT, "are you there", 9101), text(LEE_CHAT, "anyone around", 9102)]
+    batches = service.rt.telegram.batcher.batches
+    assert await together(service, *(reversed(events) if lee_first else events)) == [None, None]
+    assert service.rt.telegram.batcher.batches == batches + 1
+    await service.idle()
+    sam = [m["text"] for m in fake_bot_api.sent_messages(SAM_CHAT)[before_sam:]]
+    lee = [m["text"] for m in fake_bot_api.sent_messages(LEE_CHAT)[before_lee:]]
+    assert sam[0].startswith(f"Thanks. Jo is not at work right now, and is away until {BACK}.\n")
+    assert len(lee) == 1 and "Ali" in lee[0] and "away" not in lee[0]
