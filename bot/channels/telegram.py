@@ -242,7 +242,7 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         # Not a leaky bucket: its bursts, shifted by network jitter, overstep a per-second window (bench/fanout.py).
         self._global = WindowLimiter(global_rate or GLOBAL_RATE)
-        # How many sends at once: as few as keep up (each costs CPU in httpx's pool), as many as the
+        # How many sends at once: as few as keep up (each in flight costs CPU), as many as the
         # latency needs, and never fewer than keep Telegram's 30 a second going at the latency seen.
         self.sends = LatencyLimit(floor_rate=min(global_rate or GLOBAL_RATE, GLOBAL_RATE))
         self._per_chat_rate = per_chat_rate or PER_CHAT_RATE

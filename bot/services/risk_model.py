@@ -49,8 +49,11 @@ def features(normalised: str) -> list[str]:
     score would grow with its repetitions (a harmless paragraph pasted ten times scored urgent).
     Character n-grams shared by different words still add up.
     """
-    words = list(dict.fromkeys(normalised.split()))
-    return [f for w in words for f in word_features(w)] + list(dict.fromkeys(pair_features(normalised.split())))
+    words = normalised.split()
+    return [f for w in dict.fromkeys(words) for f in word_features(w)] + list(dict.fromkeys(pair_features(words)))
+
+
+L2 = 3e-2  # how strongly each weight is pulled towards 0 in training
 
 
 def _sigmoid(z: float) -> float:
@@ -70,7 +73,7 @@ class Logistic:
         return _sigmoid(self.bias + sum(weights.get(f, 0.0) for f in feats))
 
     @classmethod
-    def train(cls, samples: list[tuple[list[str], bool]], epochs: int = 10, l2: float = 3e-2,
+    def train(cls, samples: list[tuple[list[str], bool]], epochs: int = 10, l2: float = L2,
               rate: float = 0.5, seed: int = 7) -> Logistic:
         """Fit weights with AdaGrad on the log loss, deterministically."""
         weights: dict[str, float] = {}
@@ -154,7 +157,6 @@ def load_model() -> RiskModel:
 
 
 MIN_COUNT = 2  # a feature must occur in at least this many training texts
-L2 = 3e-2  # how strongly each weight is pulled towards 0 in training
 LOWER_WINDOW, LOWER_STEP = 12, 4  # a rule's urgent is lowered only if every 12-word stretch scores low too
 RAISE_WINDOW, RAISE_STEP = 32, 16  # a longer message is raised by its 32-word stretches, not its whole
 MIN_MODEL_WORDS = 3  # the model speaks only about messages of at least this many words
