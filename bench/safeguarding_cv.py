@@ -9,7 +9,7 @@ at each urgent threshold (both the any-risk and urgent parts at or above it) wit
 urgent verdict lowered below each lowering threshold (0: never lowered), the model raising a
 message to urgent only from each number of words, with the model trained with the --l2
 weight penalty. Prints urgent
-recall and precision summed over every held-out writer. No evaluation set (eval_holdout3 to 6)
+recall and precision summed over every held-out writer. No evaluation set (eval_holdout3 to 7)
 is read, so the thresholds can be chosen here without tuning on them.
 """
 

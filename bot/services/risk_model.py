@@ -314,10 +314,10 @@ def build(rows: list[tuple[str, str, str]], normalise: Callable[[str], str], urg
 def main(argv: list[str]) -> int:
     """Train on the labelled sets named (CSV files) and write content/safeguarding/model.json.gz."""
     if not argv:
-        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.4 --concern 0.8 --lower 0.05]")
+        print("usage: python -m bot.services.risk_model TRAINING.csv [...] [--urgent 0.25 --concern 0.8 --lower 0.2]")
         return 2
     args = list(argv)
-    thresholds = {"--urgent": 0.4, "--concern": 0.8, "--lower": 0.05}
+    thresholds = {"--urgent": 0.25, "--concern": 0.8, "--lower": 0.2}
     for flag in thresholds:
         if flag in args:
             i = args.index(flag)
