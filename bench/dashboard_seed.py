@@ -211,6 +211,18 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def _reminded(dialect: str) -> str:
+    """Mark the appointments whose reminder job is done, as sending the reminder does (job and flag are seeded apart)."""
+    appointment_id = (
+        "CAST(json_extract(j.payload, '$.appointment_id') AS REAL)" if dialect == "sqlite"
+        else "CAST((j.payload->>'appointment_id') AS DOUBLE PRECISION)"
+    )
+    return (
+        "UPDATE appointments SET reminder_sent = TRUE WHERE EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'appointment_reminder' "
+        f"AND j.state = 'done' AND j.young_person_id = appointments.young_person_id AND {appointment_id} = appointments.id)"
+    )
+
+
 def seed_sqlite(path: Path, scale: float, console: Console) -> dict[str, int]:
     """Write the world into a migrated SQLite file with executemany, in chunks."""
     world, counts = World(scale), {}
@@ -234,6 +246,7 @@ def seed_sqlite(path: Path, scale: float, console: Console) -> dict[str, int]:
                     bar.advance(task, len(batch))
                     counts[table] = counts.get(table, 0) + len(batch)
             bar.update(task, total=bar.tasks[task].completed)
+    connection.execute(_reminded("sqlite"))
     connection.execute("ANALYZE")
     connection.commit()
     connection.close()
@@ -284,6 +297,7 @@ async def seed_postgres(url: str, scale: float, console: Console) -> dict[str, i
                         bar.advance(task, len(batch))
                         counts[table] = counts.get(table, 0) + len(batch)
                 bar.update(task, total=bar.tasks[task].completed)
+        await connection.execute(_reminded("postgresql"))
         await connection.execute("VACUUM ANALYZE")  # as autovacuum would have: index-only scans need the visibility map
     finally:
         await connection.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -31,7 +31,8 @@ class Appointment(Base):
     __tablename__ = "appointments"
     __table_args__ = (
         Index("ix_appointments_young_person_starts", "young_person_id", "starts_at"),
-        Index("ix_appointments_starts", "starts_at"),  # dashboards: appointments due in a period
+        # Dashboards: appointments due in a period, read from the index alone (no table rows).
+        Index("ix_appointments_starts_status", "starts_at", "young_person_id", "status", "answer", "reminder_sent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,6 +48,8 @@ class Appointment(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # When to remind, e.g. ["1d@18:00", "2h"]: copied from the settings when it was made.
     reminders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A reminder went out (set when it is sent): the dashboards count reminded appointments from this.
+    reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     answer: Mapped[AppointmentAnswer | None] = mapped_column(String(16), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)

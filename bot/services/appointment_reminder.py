@@ -80,6 +80,7 @@ async def remind(ctx: JobContext) -> Outcome:
         worker=ctx.key_worker.display_name if ctx.key_worker else "",
         details=details(content, language, appointment, ctx.now, ctx.rt.settings.tz),
     )
+    appointment.reminder_sent = True  # committed with the message and the job's done state
     ctx.events.append(("appointment", {"appointment_id": appointment.id}))
     return done()
 

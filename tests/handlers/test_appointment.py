@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -14,6 +14,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
+from bot.services.indicators import Scope, compute_dashboard, make_period
 from models import Appointment, Flag, Job, JobState, Message, YoungPerson
 from tests.conftest import Service, sam_joins_on_telegram
 from tests.e2e.test_telegram_loop import invite_for
@@ -206,6 +207,36 @@ async def test_a_reminder_that_would_arrive_after_the_start_is_dropped_not_sent_
     }
     page = await (await service.login("jo")).get(f"/young-people/{person_id}/appointments")
     assert "not sent: appointment already started" in page.text
+
+
+async def reminded_on_dashboard(service: Service, day: date) -> float | None:
+    """The manager dashboard's count of appointments reminded, for appointments due on that day."""
+    async with service.rt.db() as session:
+        period = make_period("custom", day, LONDON, day, day)
+        board = await compute_dashboard(session, period, Scope(), service.rt.now(), ("appointments",))
+    return board.figures()["appointments.reminded"].value
+
+
+async def test_the_dashboard_counts_an_appointment_reminded_once_a_reminder_is_sent(
+    service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    console, person_id = await sam_on_telegram(service, fake_bot_api)
+    await set_quiet_hours(service, person_id, "17:00", "10:00")
+    early = await make(service, console, person_id, "2026-11-27", "09:30", what="Court")  # quiet until after it starts
+    later = await make(service, console, person_id, "2026-11-27", "14:00")  # the evening reminder waits until 10am
+    assert await reminded_on_dashboard(service, date(2026, 11, 27)) == 0
+
+    assert await run_at(service, clock, fake_bot_api, utc(2026, 11, 26, 18)) == []
+    assert await run_at(service, clock, fake_bot_api, utc(2026, 11, 27, 7, 30)) == []
+    assert {job.state for job in await reminder_jobs(service, early)} == {JobState.DROPPED}
+    assert await reminded_on_dashboard(service, date(2026, 11, 27)) == 0  # dropped reminders were never sent
+
+    sent = await run_at(service, clock, fake_bot_api, utc(2026, 11, 27, 10))
+    assert len(sent) == 1 and "Dentist" in sent[0]["text"]
+    assert await reminded_on_dashboard(service, date(2026, 11, 27)) == 1
+    async with service.rt.db() as session:
+        assert (await session.get(Appointment, later)).reminder_sent
+        assert not (await session.get(Appointment, early)).reminder_sent
 
 
 async def test_after_a_restart_two_overdue_reminders_send_one(

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select
+
+from bot.services.data_rights import do_erase_young_person
 from bot.services.indicators import Scope, ScopeKind
 from models import (
     Alert,
@@ -24,6 +27,7 @@ from models import (
     PlacementMove,
     WellbeingAnswer,
     WellbeingResponse,
+    YoungPerson,
 )
 from tests.indicators.conftest import World, utc
 
@@ -40,11 +44,13 @@ def checkin(person_id: int, day: int, month: int = 11, *, answered: bool = False
     )
 
 
-def appointment(person_id: int, by: int, day: int, status: AppointmentStatus, answer: str | None = None) -> Appointment:
+def appointment(
+    person_id: int, by: int, day: int, status: AppointmentStatus, answer: str | None = None, *, reminded: bool = False,
+) -> Appointment:
     at = utc(2026, 11, day, 14, 0)
     return Appointment(
         young_person_id=person_id, created_by_id=by, what="Dentist", starts_at=at, status=status, answer=answer,
-        created_at=utc(2026, 10, 1), updated_at=utc(2026, 10, 1),
+        reminder_sent=reminded, created_at=utc(2026, 10, 1), updated_at=utc(2026, 10, 1),
     )
 
 
@@ -71,7 +77,7 @@ async def build(world: World) -> dict[str, object]:
     await world.young_person("Lee", jo, created_at=utc(2026, 11, 12))  # joins in week 1
     await world.young_person("Zed", ali, left_service_at=utc(2026, 10, 20))  # gone before the period
     a1, a2, a3, a4, a5 = (
-        appointment(sam.id, jo.id, 3, AppointmentStatus.ATTENDED, "yes"),
+        appointment(sam.id, jo.id, 3, AppointmentStatus.ATTENDED, "yes", reminded=True),  # its reminder went (job below)
         appointment(sam.id, jo.id, 5, AppointmentStatus.MISSED),
         appointment(kai.id, ali.id, 10, AppointmentStatus.CANCELLED),
         appointment(kai.id, ali.id, 12, AppointmentStatus.ATTENDED),
@@ -140,13 +146,25 @@ async def test_checkins(world: World) -> None:
 async def test_appointments(world: World) -> None:
     await build(world)
     f = (await world.dashboard(FIRST, LAST, NOW, only=("appointments",))).figures()
-    # Due 3, 5, 10, 12 Nov (the 20th is after). Reminded: only the 3rd (the 5th's reminder was dropped).
+    # Due 3, 5, 10, 12 Nov (the 20th is after). Reminded: only the 3rd (the 5th's reminder was dropped, so never sent).
     values = [f[f"appointments.{k}"].value for k in ("due", "reminded", "confirmed", "attended", "missed", "cancelled")]
     assert values == [4, 1, 1, 2, 1, 1]
     # Attendance: attended / (attended + missed) = 2 / 3; week 0: 1 / 2; week 1: 1 / 1 (the cancelled one is not counted).
     assert f["appointments.attendance_rate"].value == 66.67
     assert f["appointments.attendance_rate"].trend == (50.0, 100.0)
     assert f["appointments.attendance_rate"].previous is None
+
+
+async def test_an_anonymised_young_persons_reminded_appointment_still_counts(world: World) -> None:
+    staff = await build(world)
+    async with world.db() as session:
+        # Sam, Jo's first young person, whose appointment on 3 November was reminded.
+        sam = await session.scalar(select(YoungPerson).where(YoungPerson.key_worker_id == staff["jo"].id).order_by(YoungPerson.id))
+        await do_erase_young_person(session, NOW, sam, mode="anonymise", via="test")
+        await session.commit()
+    f = (await world.dashboard(FIRST, LAST, NOW, only=("appointments",))).figures()
+    # Anonymising blanks the reminder job's payload; the appointment itself still says its reminder went.
+    assert f["appointments.reminded"].value == 1 and f["appointments.due"].value == 4
 
 
 async def test_voice(world: World) -> None:

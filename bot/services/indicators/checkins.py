@@ -8,12 +8,9 @@ from bot.services.indicators.sql import Ctx
 
 async def compute(ctx: Ctx) -> Group:
     """Count check-ins sent and answered, and who had 3+ scheduled ones missed in a row."""
-    sent, answered, missed = await ctx.by_group_many(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*), COUNT(c.answered_at), SUM(CASE WHEN c.missed THEN 1 ELSE 0 END) "
-        f"FROM checkins c JOIN {ctx.windows()} AS grp ON {ctx.in_group('c.sent_at')} {ctx.join_at('c.young_person_id', 'c.sent_at')} "
-        "GROUP BY grp.g",
-        3,
-    )
+    sent, answered, missed = await ctx.by_group_many(ctx.counts(
+        ("COUNT(*)", "COUNT(c.answered_at)", "SUM(CASE WHEN c.missed THEN 1 ELSE 0 END)"), "checkins c", "c.sent_at", "c.young_person_id",
+    ), 3)
     # Like missed_in_a_row(): an answer ends a run; a check-in neither answered nor missed (paused) does not.
     # So a missed check-in is at least the 3rd in a row when the two decided ones before it were missed too.
     # The decided check-ins since the previous period began are read once in order (a window); only where
@@ -25,10 +22,11 @@ async def compute(ctx: Ctx) -> Group:
     order = "PARTITION BY c.young_person_id ORDER BY c.sent_at, c.id"
     decided = (
         f"decided AS (SELECT c.young_person_id, c.sent_at, c.missed, LAG(c.missed, 1) OVER ({order}) AS m1, "
-        f"LAG(c.missed, 2) OVER ({order}) AS m2, LAG(c.sent_at, 1) OVER ({order}) AS t1, LAG(c.sent_at, 2) OVER ({order}) AS t2 "
+        f"LAG(c.missed, 2) OVER ({order}) AS m2, LAG(c.sent_at, 1) OVER ({order}) AS t1 "
         f"FROM checkins c WHERE c.sent_at >= {ctx.ts(ctx.period.previous_start)} AND (c.missed OR c.answered_at IS NOT NULL))"
     )
-    from_window = "d.t2 IS NOT NULL AND d.t1 < d.sent_at"
+    # Two decided ones before it in the span: m2 is set (missed is never NULL); t1 < sent_at: not sharing its time.
+    from_window = "d.m2 IS NOT NULL AND d.t1 < d.sent_at"
     # Each check-in is judged once (its two before looked up at most once), before it is joined to its windows.
     third = (
         "third AS MATERIALIZED (SELECT d.young_person_id, d.sent_at FROM decided d "

@@ -131,6 +131,17 @@ def ctes(ctx: Ctx, made: Plan, only: Iterable[int] | None = None) -> list[str]:
     return [f"gw(g, week, {columns}, ws, we) AS (VALUES {', '.join(weeks)})", f"graw(g, rs, re) AS (VALUES {', '.join(raw)})"]
 
 
+def week_range(ctx: Ctx, made: Plan, keep: set[int] | None) -> str:
+    """On PostgreSQL, the weeks read as a range of message_weeks' key too (" AND r.week ..."), or "" (SQLite, or no weeks).
+
+    The rows are the same (gw's weeks lie in that range); without it PostgreSQL read every week's row to join gw's few.
+    """
+    weeks = [week for g, week, *_ in made.weeks if keep is None or g in keep]
+    if ctx.dialect != "postgresql" or not weeks:
+        return ""
+    return f" AND r.week >= DATE '{min(weeks).isoformat()}' AND r.week <= DATE '{max(weeks).isoformat()}'"
+
+
 async def writers(ctx: Ctx, by: str = "", only: Iterable[int] | None = None, *, everyone: bool = False) -> tuple[list[str], str]:
     """CTEs and a query of rows (g, yp, staff): young people who wrote in each window while in scope (repeats allowed).
 
@@ -151,11 +162,11 @@ async def writers(ctx: Ctx, by: str = "", only: Iterable[int] | None = None, *, 
         f"JOIN {scope} AS sc ON sc.young_person_id = r.young_person_id AND (sc.start_at IS NULL OR sc.start_at <= r.first_at) "
         "AND (sc.end_at IS NULL OR sc.end_at > r.last_at) "
     ) if scoped else ""
+    keep = set(only) if only is not None else None
     rolled = (
         f"SELECT gw.g AS g, r.young_person_id AS yp, {staff} AS staff FROM message_weeks r JOIN gw ON gw.week = r.week "
-        f"{whole}WHERE r.sender = 'young_person' AND {DAY_SUM} > 0"
+        f"{whole}WHERE r.sender = 'young_person' AND {DAY_SUM} > 0{week_range(ctx, made, keep)}"
     )
-    keep = set(only) if only is not None else None
     rolls = any(keep is None or g in keep for g, *_ in made.weeks)
     parts = [rolled] if rolls else []
     extra = ctes(ctx, made, only)
@@ -167,7 +178,7 @@ async def writers(ctx: Ctx, by: str = "", only: Iterable[int] | None = None, *, 
             # (CROSS JOIN: SQLite then looks the weeks up from the few changes of scope, rather than the other way.)
             f"FROM {scope} AS sc CROSS JOIN message_weeks r JOIN gw ON gw.week = r.week JOIN grp ON grp.g = gw.g "
             "WHERE (sc.start_at IS NOT NULL OR sc.end_at IS NOT NULL) AND r.young_person_id = sc.young_person_id "
-            "AND r.sender = 'young_person' AND ((sc.start_at > r.first_at AND sc.start_at <= r.last_at) "
+            f"AND r.sender = 'young_person'{week_range(ctx, made, keep)} AND ((sc.start_at > r.first_at AND sc.start_at <= r.last_at) "
             f"OR (sc.end_at > r.first_at AND sc.end_at <= r.last_at)) AND {DAY_SUM} > 0)"
         )
         parts.append(
@@ -200,7 +211,7 @@ async def staff_sent(ctx: Ctx, staff_id: int | None = None, *, by_staff: bool = 
     if any(keep is None or g in keep for g, *_ in made.weeks):
         parts.append(
             f"SELECT {key_r}, SUM({DAY_SUM}) FROM message_weeks r JOIN gw ON gw.week = r.week "
-            f"WHERE r.sender = 'staff'{where_r} GROUP BY {key_r}"
+            f"WHERE r.sender = 'staff'{where_r}{week_range(ctx, made, keep)} GROUP BY {key_r}"
         )
     sql = f"WITH {', '.join(ctes(ctx, made, only))} SELECT k, SUM(n) FROM ({' UNION ALL '.join(parts)}) AS u GROUP BY k"
     return {int(k): float(n) for k, n in await ctx.rows(sql) if n}

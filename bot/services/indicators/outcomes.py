@@ -9,24 +9,16 @@ from bot.services.indicators.sql import MEDIAN, Ctx
 
 async def compute(ctx: Ctx) -> Group:
     """Count missing episodes (and time to first contact), placement moves and crisis alerts."""
-    episodes, open_ = await ctx.by_group_many(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN e.ended_at IS NULL THEN 1 ELSE 0 END) FROM missing_episodes e "
-        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')} GROUP BY grp.g",
-        2,
-    )
+    episodes, open_ = await ctx.by_group_many(ctx.counts(
+        ("COUNT(*)", "SUM(CASE WHEN e.ended_at IS NULL THEN 1 ELSE 0 END)"), "missing_episodes e", "e.started_at", "e.young_person_id",
+    ), 2)
     (contact,) = await ctx.percentiles(
         f"{ctx.with_()} SELECT grp.g AS g, {ctx.secs('e.started_at', 'e.first_contact_at')} AS v FROM missing_episodes e "
         f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('e.started_at')} {ctx.join_at('e.young_person_id', 'e.started_at')}",
         (MEDIAN,),
     )
-    moves = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM placement_moves p JOIN {ctx.windows()} AS grp ON {ctx.in_group('p.moved_at')} "
-        f"{ctx.join_at('p.young_person_id', 'p.moved_at')} GROUP BY grp.g"
-    )
-    crisis = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM alerts a JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.raised_at')} "
-        f"{ctx.join_at('a.young_person_id', 'a.raised_at')} WHERE a.level = 'urgent' GROUP BY grp.g"
-    )
+    moves = await ctx.by_group(ctx.counts(("COUNT(*)",), "placement_moves p", "p.moved_at", "p.young_person_id"))
+    crisis = await ctx.by_group(ctx.counts(("COUNT(*)",), "alerts a", "a.raised_at", "a.young_person_id", "a.level = 'urgent'"))
     # In regular contact over the period: wrote or answered a check-in in at least half its weeks.
     half = (ctx.weeks + 1) // 2
     # (Whoever's caseload they were on: the split is of the young people in scope, by their own contact.)

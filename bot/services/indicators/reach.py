@@ -23,9 +23,11 @@ _BLOCKED = (
 async def compute(ctx: Ctx) -> Group:
     """Count who is on the caseloads, linked, writing, and unreachable (and for how long)."""
     on = _ON.format(during=ctx.join_during("y.id"))
-    on_caseload = await ctx.by_group(f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id) {on} GROUP BY grp.g")
-    linked = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id) {on} AND y.linked_at IS NOT NULL AND y.linked_at < grp.ge GROUP BY grp.g"
+    # Both counts from one pass over who was on a caseload: the linked ones are those linked before the window ended.
+    on_caseload, linked = await ctx.by_group_many(
+        f"{ctx.with_()} SELECT grp.g, COUNT(DISTINCT y.id), "
+        f"COUNT(DISTINCT CASE WHEN y.linked_at IS NOT NULL AND y.linked_at < grp.ge THEN y.id END) {on} GROUP BY grp.g",
+        2,
     )
     extra, wrote_rows = await message_weeks.writers(ctx)
     wrote = await ctx.by_group(f"{ctx.with_(*extra)} SELECT g, COUNT(DISTINCT yp) FROM ({wrote_rows}) AS w GROUP BY g")

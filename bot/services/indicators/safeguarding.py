@@ -17,14 +17,15 @@ async def compute(ctx: Ctx) -> Group:
     target = ACK_TARGET.total_seconds()
     # An alert still unacknowledged counts as late once 15 minutes have passed; before that it is undecided.
     decided = f"(a.acknowledged_at IS NOT NULL OR {ctx.secs('a.raised_at', ctx.ts(ctx.now))} >= {target})"
-    raised, urgent, concern, never, decided_n, on_time, escalations, escalated = await ctx.by_group_many(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN a.level = 'urgent' THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN a.level = 'concern' THEN 1 ELSE 0 END), SUM(CASE WHEN a.acknowledged_at IS NULL THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN {decided} THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN a.acknowledged_at IS NOT NULL AND {wait} <= {target} THEN 1 ELSE 0 END), "
-        f"SUM(a.escalations), SUM(CASE WHEN a.escalations > 0 THEN 1 ELSE 0 END) {join} GROUP BY grp.g",
-        8,
-    )
+    raised, urgent, concern, never, decided_n, on_time, escalations, escalated = await ctx.by_group_many(ctx.counts(
+        (
+            "COUNT(*)", "SUM(CASE WHEN a.level = 'urgent' THEN 1 ELSE 0 END)", "SUM(CASE WHEN a.level = 'concern' THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN a.acknowledged_at IS NULL THEN 1 ELSE 0 END)", f"SUM(CASE WHEN {decided} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN a.acknowledged_at IS NOT NULL AND {wait} <= {target} THEN 1 ELSE 0 END)",
+            "SUM(a.escalations)", "SUM(CASE WHEN a.escalations > 0 THEN 1 ELSE 0 END)",
+        ),
+        "alerts a", "a.raised_at", "a.young_person_id",
+    ), 8)
     median, p90 = await ctx.percentiles(f"{ctx.with_()} SELECT grp.g AS g, {wait} AS v {join}")
     if ctx.dialect == "sqlite":
         each = "JOIN json_each(a.categories) AS je"

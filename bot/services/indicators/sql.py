@@ -172,8 +172,10 @@ class Ctx:
             "stints(young_person_id, staff_id, start_at, end_at) AS ("
             "SELECT h.young_person_id, h.from_staff_id, "
             "LAG(h.at) OVER (PARTITION BY h.young_person_id ORDER BY h.at, h.id), h.at FROM handovers h "
-            "UNION ALL SELECT y.id, y.key_worker_id, "
-            "(SELECT MAX(h2.at) FROM handovers h2 WHERE h2.young_person_id = y.id), NULL FROM young_people y)"
+            "UNION ALL SELECT y.id, y.key_worker_id, l.at, NULL FROM young_people y "
+            # Each young person's last handover, grouped once and joined (a hash join), not looked up per young person.
+            "LEFT JOIN (SELECT h2.young_person_id, MAX(h2.at) AS at FROM handovers h2 GROUP BY h2.young_person_id) AS l "
+            "ON l.young_person_id = y.id)"
         )
 
     def scope_ctes(self, by: str = "") -> list[str]:
@@ -244,6 +246,22 @@ class Ctx:
             f"AND {moment} >= {self.ts(self.period.previous_start)} AND {moment} < {self.ts(self.period.end)}"
         )
 
+    def counts(self, aggregates: Sequence[str], source: str, moment: str, yp: str, where: str = "") -> str:
+        """A query of (g, value...) rows: counts and sums over the rows of source (a FROM clause) by when they happened.
+
+        Each week's (and the previous period's) rows are added up first, in one pass with no join, then those few
+        sums are added up into their windows (gmap): the same figures as joining every row to its windows, for
+        aggregates that add up (COUNT and SUM only). The scope is joined to each row at its own moment, as join_at.
+        """
+        named = ", ".join(f"{aggregate} AS a{i}" for i, aggregate in enumerate(aggregates))
+        sums = ", ".join(f"SUM(k.a{i})" for i in range(len(aggregates)))
+        span = f"{moment} >= {self.ts(self.period.previous_start)} AND {moment} < {self.ts(self.period.end)}"
+        return (
+            f"{self.with_()} SELECT grp.g, {sums} FROM (SELECT {self.week_of(moment)} AS wk, {named} FROM {source} "
+            f"{self.join_at(yp, moment)} WHERE {span}{f' AND {where}' if where else ''} GROUP BY wk) AS k "
+            "JOIN gmap AS grp ON grp.wg = k.wk GROUP BY grp.g"
+        )
+
     def week_of(self, moment: str) -> str:
         """The week of the period a moment falls in (PREVIOUS in the previous period; NULL outside both)."""
         cases = " ".join(f"WHEN {moment} < {self.ts(w.end)} THEN {w.index}" for w in self.period.weeks)
@@ -292,9 +310,12 @@ class Ctx:
                     for i in range(len(counts)):
                         found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
                 out: list[dict[int, float | None]] = [{} for _ in fractions]
-                for condition in dict.fromkeys(c for c, _ in fractions):
+                for n, condition in enumerate(dict.fromkeys(c for c, _ in fractions)):
                     picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
-                    each = await self.percentiles(f"SELECT g, v FROM {base} WHERE {condition}", [fractions[i][1] for i in picked])
+                    # A partial index of the rows themselves for each condition: no copy of them to sort.
+                    where = f"v IS NOT NULL AND ({condition})"
+                    await self.session.execute(text(f"CREATE INDEX ix_{base}_{n} ON {base} (g, v) WHERE {where}"))
+                    each = await self._by_position(base, where, [fractions[i][1] for i in picked])
                     for i, values in zip(picked, each, strict=True):
                         out[i] = values
             finally:
@@ -329,19 +350,23 @@ class Ctx:
         # position (LIMIT 1 OFFSET k walks the index), rather than numbering every row with window functions.
         table = await self.scratch(f"SELECT g, v FROM ({inner}) AS pi WHERE v IS NOT NULL", "g, v")
         try:
-            places: list[tuple[int, int, int, int]] = []  # (g, fraction, offset of the lower neighbour, remainder)
-            for g, n in await self.rows(f"SELECT g, COUNT(*) FROM {table} GROUP BY g"):
-                for i, (num, den) in enumerate(fractions):
-                    places.append((int(g), i, ((int(n) - 1) * num) // den, ((int(n) - 1) * num) % den))
-            wanted = sorted({(g, k + step) for g, _, k, rem in places for step in ((0, 1) if rem else (0,))})
-            at: dict[tuple[int, int], float] = {}
-            for start in range(0, len(wanted), _PICKS):
-                chunk = wanted[start:start + _PICKS]
-                picks = ", ".join(f"(SELECT v FROM {table} WHERE g = {g} ORDER BY v LIMIT 1 OFFSET {k})" for g, k in chunk)
-                row = (await self.rows(f"SELECT {picks}"))[0]
-                at.update({key: float(value) for key, value in zip(chunk, row, strict=True)})
+            return await self._by_position(table, "1 = 1", fractions)
         finally:
             await self.session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+    async def _by_position(self, table: str, where: str, fractions: Sequence[tuple[int, int]]) -> list[dict[int, float | None]]:
+        """SQLite: percentiles of v by g over the rows of table meeting where, read by position along an index on (g, v) for them."""
+        places: list[tuple[int, int, int, int]] = []  # (g, fraction, offset of the lower neighbour, remainder)
+        for g, n in await self.rows(f"SELECT g, COUNT(*) FROM {table} WHERE {where} GROUP BY g"):
+            for i, (num, den) in enumerate(fractions):
+                places.append((int(g), i, ((int(n) - 1) * num) // den, ((int(n) - 1) * num) % den))
+        wanted = sorted({(g, k + step) for g, _, k, rem in places for step in ((0, 1) if rem else (0,))})
+        at: dict[tuple[int, int], float] = {}
+        for start in range(0, len(wanted), _PICKS):
+            chunk = wanted[start:start + _PICKS]
+            picks = ", ".join(f"(SELECT v FROM {table} WHERE {where} AND g = {g} ORDER BY v LIMIT 1 OFFSET {k})" for g, k in chunk)
+            row = (await self.rows(f"SELECT {picks}"))[0]
+            at.update({key: float(value) for key, value in zip(chunk, row, strict=True)})
         out: list[dict[int, float | None]] = [{} for _ in fractions]
         for g, i, k, rem in places:
             lo = at[(g, k)]

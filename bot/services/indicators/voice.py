@@ -10,18 +10,13 @@ LISTENED = "listened"  # the questionnaire id; its one answer is 2 = yes, 1 = a 
 
 async def compute(ctx: Ctx) -> Group:
     """Count how young people answered the listened-to question, and the good news they shared."""
-    answers, yes, a_bit, no = await ctx.by_group_many(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*), SUM(CASE WHEN a.value = 2 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN a.value = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN a.value = 0 THEN 1 ELSE 0 END) "
-        "FROM wellbeing_answers a JOIN wellbeing_responses r ON r.id = a.response_id "
-        f"JOIN {ctx.windows()} AS grp ON {ctx.in_group('a.answered_at')} {ctx.join_at('r.young_person_id', 'a.answered_at')} "
-        f"WHERE r.questionnaire = '{LISTENED}' AND a.value IS NOT NULL AND a.skipped = {ctx.false} GROUP BY grp.g",
-        4,
-    )
-    news = await ctx.by_group(
-        f"{ctx.with_()} SELECT grp.g, COUNT(*) FROM checkins c JOIN {ctx.windows()} AS grp ON {ctx.in_group('c.answered_at')} "
-        f"{ctx.join_at('c.young_person_id', 'c.answered_at')} WHERE c.answer = 'good_news' GROUP BY grp.g"
-    )
+    answers, yes, a_bit, no = await ctx.by_group_many(ctx.counts(
+        ("COUNT(*)", "SUM(CASE WHEN a.value = 2 THEN 1 ELSE 0 END)", "SUM(CASE WHEN a.value = 1 THEN 1 ELSE 0 END)",
+         "SUM(CASE WHEN a.value = 0 THEN 1 ELSE 0 END)"),
+        "wellbeing_answers a JOIN wellbeing_responses r ON r.id = a.response_id", "a.answered_at", "r.young_person_id",
+        f"r.questionnaire = '{LISTENED}' AND a.value IS NOT NULL AND a.skipped = {ctx.false}",
+    ), 4)
+    news = await ctx.by_group(ctx.counts(("COUNT(*)",), "checkins c", "c.answered_at", "c.young_person_id", "c.answer = 'good_news'"))
     w = ctx.weeks
     return Group("voice", "Young person's voice", (
         figure("voice.listened_answers", "Answered 'Did you feel listened to?'", "count", answers, w),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 10:16:42.514807
+Create Date: 2026-12-01 15:54:38.112327
 """
 
 from __future__ import annotations
@@ -165,6 +165,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('reminders', sa.JSON(), nullable=False),
+    sa.Column('reminder_sent', sa.Boolean(), nullable=False),
     sa.Column('answer', sa.String(length=16), nullable=True),
     sa.Column('answered_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome_by_id', sa.Integer(), nullable=True),
@@ -177,7 +178,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appointments'))
     )
     with op.batch_alter_table('appointments', schema=None) as batch_op:
-        batch_op.create_index('ix_appointments_starts', ['starts_at'], unique=False)
+        batch_op.create_index('ix_appointments_starts_status', ['starts_at', 'young_person_id', 'status', 'answer', 'reminder_sent'], unique=False)
         batch_op.create_index('ix_appointments_young_person_starts', ['young_person_id', 'starts_at'], unique=False)
 
     op.create_table('channel_links',
@@ -514,7 +515,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.create_index('ix_checkins_answered', ['answered_at', 'answer', 'young_person_id'], unique=False)
-        batch_op.create_index('ix_checkins_sent', ['sent_at', 'young_person_id', 'answered_at', 'missed'], unique=False)
+        batch_op.create_index('ix_checkins_sent_id', ['sent_at', 'young_person_id', 'answered_at', 'missed', 'id'], unique=False)
         batch_op.create_index('ix_checkins_young_person_sent', ['young_person_id', 'sent_at'], unique=False)
 
     op.create_table('media',
@@ -595,7 +596,7 @@ def downgrade() -> None:
     op.drop_table('media')
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('ix_checkins_young_person_sent')
-        batch_op.drop_index('ix_checkins_sent')
+        batch_op.drop_index('ix_checkins_sent_id')
         batch_op.drop_index('ix_checkins_answered')
 
     op.drop_table('checkins')
@@ -670,7 +671,7 @@ def downgrade() -> None:
     op.drop_table('channel_links')
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.drop_index('ix_appointments_young_person_starts')
-        batch_op.drop_index('ix_appointments_starts')
+        batch_op.drop_index('ix_appointments_starts_status')
 
     op.drop_table('appointments')
     with op.batch_alter_table('young_people', schema=None) as batch_op:
