@@ -14,6 +14,8 @@ from fastapi.exceptions import HTTPException as FastAPIHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.webchat import WebChatChannel
@@ -64,7 +66,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = _runtime(settings, clock or SystemClock(), risk, sleep)
+        single = _single_statement_engine(settings.database_url)
+        rt = _runtime(settings, clock or SystemClock(), risk, sleep, single)
         app.state.runtime = rt
         # Several processes on one PostgreSQL database: each one's live events reach all their pages.
         relay = PgRelay(settings.database_url, rt.events, rt.clock, rt.health) if rt.engine.dialect.name == "postgresql" else None
@@ -97,6 +100,8 @@ def create_app(
             await rt.outbox.drain()
             rt.events.close()
             await rt.engine.dispose()
+            if single is not None:
+                await single.dispose()
 
     app = FastAPI(title="Keyworker", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.templates = build_templates(settings.tz)
@@ -110,7 +115,23 @@ def create_app(
     return app
 
 
-def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: Sleep) -> Runtime:
+def _single_statement_engine(url: str) -> AsyncEngine | None:
+    """PostgreSQL: a small pool of its own, always in autocommit, for the outbox's one-statement claims and records.
+
+    Each statement goes without BEGIN and COMMIT, and the check of a connection taken from this pool
+    (pool_pre_ping, as on the main pool) is one round trip: on the main pool it is three (SQLAlchemy wraps
+    it in BEGIN and ROLLBACK there), once a batch for each of the inbound batch, the claim and the record
+    (bench/inbound.py). None on SQLite, where every one stays in a transaction.
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    # Two at once at most in practice: one claim and one record (each holds the outbox's lock for its kind).
+    return create_async_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=2, pool_pre_ping=True)
+
+
+def _runtime(
+    settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: Sleep, single: AsyncEngine | None = None
+) -> Runtime:
     engine = create_engine(settings.database_url)
     db = create_sessionmaker(engine)
     content = Content.load()
@@ -120,6 +141,7 @@ def _runtime(settings: Settings, clock: Clock, risk: RiskChecker | None, sleep: 
     outbox = Outbox(
         db, clock, content, events, channels,
         sleep=sleep, health=health, metrics=metrics, lease=timedelta(seconds=settings.claim_lease_seconds),
+        autocommit_db=create_sessionmaker(single) if single is not None else None,
     )
     rt = Runtime(
         settings=settings,

@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, String, and_, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.events import Event
 from bot.media import fetch_media
@@ -158,13 +160,14 @@ def _handled(rt: Runtime, turn: Turn, started: float) -> None:
 
 
 @functools.cache
-def _identify_query() -> Select[Any]:
+def _identify_query(joined: bool = False) -> Select[Any]:
     """A chat's link with its young person, key worker, flow step, wellbeing plan and open missing episode,
-    in one query (their team and any cover under way follow in one more each, for a whole batch).
+    in one query; their team and any cover under way follow in one more each for a whole batch, or with
+    `joined` (PostgreSQL, where each is a round trip) in the same query, its rows then read through unique().
 
     Built once (a Select is never changed in place, each .where() makes a new one): building it took
     a few percent of the service's CPU under load (bench/inbound.py)."""
-    return (
+    query = (
         select(ChannelLink, YoungPerson, StaffMember, ConversationState, WellbeingPlan, MissingEpisode)
         .outerjoin(YoungPerson, YoungPerson.id == ChannelLink.young_person_id)
         .outerjoin(StaffMember, StaffMember.id == YoungPerson.key_worker_id)
@@ -174,6 +177,9 @@ def _identify_query() -> Select[Any]:
             MissingEpisode, and_(MissingEpisode.young_person_id == YoungPerson.id, MissingEpisode.ended_at.is_(None))
         )
     )
+    if joined:
+        query = query.options(joinedload(YoungPerson.current_team), joinedload(YoungPerson.current_cover))
+    return query
 
 
 async def _preload(session: AsyncSession, events: Sequence[InboundEvent]) -> dict[Any, Any]:
@@ -182,11 +188,16 @@ async def _preload(session: AsyncSession, events: Sequence[InboundEvent]) -> dic
     for event in events:
         wanted[event.channel].add(address_key(event.address))
     known: dict[Any, Any] = {(channel, key): None for channel, keys in wanted.items() for key in keys}
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for channel, keys in wanted.items():
-        rows = await session.execute(
-            _identify_query().where(ChannelLink.kind == channel, ChannelLink.address_key.in_(keys))
+        # On PostgreSQL one array, not an IN list: the same SQL text for every batch's size, so each connection
+        # prepares the statement (a round trip, and planning) once instead of once per size.
+        chats = (
+            ChannelLink.address_key == any_(bindparam(None, list(keys), type_=ARRAY(String)))
+            if postgresql else ChannelLink.address_key.in_(keys)
         )
-        for row in rows:
+        rows = await session.execute(_identify_query(postgresql).where(ChannelLink.kind == channel, chats))
+        for row in rows.unique() if postgresql else rows:
             known[(channel, row[0].address_key)] = tuple(row)
     return known
 
@@ -196,11 +207,11 @@ async def _identify(turn: Turn, known: dict[Any, Any] | None) -> None:
     # A batch's look-up serves a chat's first update only: an earlier one may have changed its flow step.
     found: Found | None = known.pop(key, _UNKNOWN) if known is not None else _UNKNOWN
     if found is _UNKNOWN:
-        row = (
-            await turn.session.execute(
-                _identify_query().where(ChannelLink.kind == key[0], ChannelLink.address_key == key[1])
-            )
-        ).first()
+        joined = turn.session.get_bind().dialect.name == "postgresql"
+        rows = await turn.session.execute(
+            _identify_query(joined).where(ChannelLink.kind == key[0], ChannelLink.address_key == key[1])
+        )
+        row = (rows.unique() if joined else rows).first()
         found = tuple(row) if row is not None else None  # type: ignore[assignment]
     if found is None:
         return
@@ -225,7 +236,8 @@ def _after_commit(rt: Runtime, turn: Turn) -> None:
         for message in [turn.message, *turn.queued]:
             if message is not None:
                 rt.events.publish(Event("message", young_person.id, who, {"message_id": message.id}))
-        rt.outbox.kick((message.id for message in turn.queued), who)  # told of the replies, so told how they went
+        # Told of the replies, so told how they went; the chat they answer is not looked up again to send them.
+        rt.outbox.kick((message.id for message in turn.queued), who, turn.link)
         if turn.message is not None and turn.message.meta.get("file_id"):
             _spawn(fetch_media(rt, turn.message.id))
     channel = rt.channels.get(turn.event.channel)

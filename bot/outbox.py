@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import BigInteger, String, Update, any_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Attachment, Button, Channel, ChannelUnreachable, Outgoing, RetryLater, SendFailed
@@ -32,6 +34,7 @@ from models import (
     SenderKind,
     YoungPerson,
 )
+from models.base import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,12 @@ class Outbox:
         health: Health | None = None,
         metrics: Metrics | None = None,
         lease: timedelta = timedelta(minutes=5),
+        autocommit_db: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._db = db
+        # PostgreSQL: sessions in autocommit (bot/app.py) for the claims and outcomes that are one statement each:
+        # no BEGIN and COMMIT (one statement is atomic on its own). None: each in a transaction, as on SQLite.
+        self._single = autocommit_db
         self._clock = clock
         self._content = content
         self._events = events
@@ -78,6 +85,8 @@ class Outbox:
         # Who was told a message was queued (bot/inbound.py knows, having just published it): they are
         # told how its delivery went, without loading the young person, their team and cover again.
         self._audiences: dict[int, frozenset[str]] = {}
+        # The chat a reply answers (bot/inbound.py has it loaded, just committed): not looked up again at claim.
+        self._links: dict[int, ChannelLink] = {}
         self._sending = asyncio.Semaphore(SENDING_AT_ONCE)
         self._recording = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -96,11 +105,17 @@ class Outbox:
         """Deliveries this process has started and not finished (the scheduler gives way to a long queue)."""
         return len(self._tasks)
 
-    def kick(self, message_ids: Iterable[int], audience: frozenset[str] | None = None) -> None:
-        """Start delivering messages that were just committed (`audience`: who was told of them, if known)."""
+    def kick(
+        self, message_ids: Iterable[int], audience: frozenset[str] | None = None, link: ChannelLink | None = None
+    ) -> None:
+        """Start delivering messages that were just committed (`audience`: who was told of them, if known;
+        `link`: the chat they answer, as just committed, if known)."""
         for message_id in message_ids:
-            if audience is not None and message_id not in self._inflight:
-                self._audiences[message_id] = audience
+            if message_id not in self._inflight:
+                if audience is not None:
+                    self._audiences[message_id] = audience
+                if link is not None:
+                    self._links[message_id] = link
             task = asyncio.create_task(self.deliver(message_id), name=f"deliver-{message_id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
@@ -264,6 +279,8 @@ class Outbox:
 
     async def _record_batch(self, batch: dict[int, Any]) -> dict[int, tuple[int, frozenset[str]]]:
         now = self._clock.now()
+        if self._single is not None and all(outcome[1] != DeliveryStatus.UNREACHABLE for outcome in batch.values()):
+            return await self._record_at_once(batch, now)
         async with self._db() as session, session.begin():
             pending: dict[int, int] = {
                 message_id: person
@@ -292,14 +309,30 @@ class Outbox:
                         current.unreachable_since = now
             told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
                     if message_id in pending and outcome[4] is not None}
-            unknown = {person for message_id, person in pending.items() if message_id not in told}
-            if unknown:  # queued by someone who did not say who was told (a job, the console): ask the database
-                people = {
-                    person.id: audience(person)
-                    for person in await session.scalars(select(YoungPerson).where(YoungPerson.id.in_(unknown)))
-                }
-                told.update({message_id: (person, people[person]) for message_id, person in pending.items()
-                             if message_id not in told and person in people})
+            await _tell_unknown(session, pending, told)
+        return told
+
+    async def _record_at_once(self, batch: dict[int, Any], now: datetime) -> dict[int, tuple[int, frozenset[str]]]:
+        """Record a batch of outcomes (none of them a blocked chat) with one UPDATE ... RETURNING, outside a transaction.
+
+        Only messages still pending change, each to its own outcome, as in _record_batch; one statement is
+        atomic on its own, so another process recording the same message at the same moment changes it once.
+        """
+        ids, statuses, errors, external_ids = [], [], [], []
+        for message_id, (_, status, error, external_id, _, _) in batch.items():
+            ids.append(message_id)
+            statuses.append(str(status))
+            errors.append(error)
+            external_ids.append(external_id)
+        given = {"ids": ids, "statuses": statuses, "errors": errors, "external_ids": external_ids, "now": now,
+                 "sent": str(DeliveryStatus.SENT)}
+        assert self._single is not None
+        async with self._single() as session:
+            rows = await session.execute(_outcomes_query(), given)
+            pending: dict[int, int] = {message_id: person for message_id, person in rows}
+            told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
+                    if message_id in pending and outcome[4] is not None}
+            await _tell_unknown(session, pending, told)
         return told
 
     async def _take_place(
@@ -318,9 +351,10 @@ class Outbox:
             while not placed.done():
                 ids = list(itertools.islice(self._wanted, LOAD_BATCH))
                 batch = {i: self._wanted.pop(i) for i in ids}
+                known = {i: link for i in ids if (link := self._links.pop(i, None)) is not None}
                 try:
-                    async with self._db() as session:
-                        loaded = await self._load(session, ids)
+                    async with (self._single or self._db)() as session:
+                        loaded = await self._load(session, ids, known)
                 except Exception as exc:  # each delivery handles it as its own (a database outage strands it)
                     for future in batch.values():
                         future.set_exception(exc)
@@ -339,14 +373,21 @@ class Outbox:
                     future.set_result((found, before, done))
         return await placed
 
-    async def _load(self, session: AsyncSession, ids: list[int]) -> dict[int, tuple[Message, ChannelLink, Outgoing]]:
-        """Claim those of the messages still pending and not another process's; load them to send."""
+    async def _load(
+        self, session: AsyncSession, ids: list[int], known: dict[int, ChannelLink]
+    ) -> dict[int, tuple[Message, ChannelLink, Outgoing]]:
+        """Claim those of the messages still pending and not another process's; load them to send.
+
+        `known`: the chat of a message, as committed with it (a reply to what just arrived): not asked for again.
+        """
         now = self._clock.now()
         messages = (
             await session.scalars(
                 update(Message)
                 .where(
-                    Message.id.in_(ids),
+                    # PostgreSQL: one array, so one prepared statement for every size of claim (bot/inbound.py).
+                    Message.id == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
+                    if self._single is not None else Message.id.in_(ids),
                     Message.delivery_status == DeliveryStatus.PENDING,
                     or_(Message.claimed_by.is_(None), Message.claimed_by == self.name, Message.claimed_at < now - self._lease),
                 )
@@ -358,13 +399,20 @@ class Outbox:
         if not messages:
             await session.commit()
             return {}  # sent already, or another process is delivering them
-        # In the claim's transaction: one BEGIN and COMMIT for both (the claimed rows stay locked a moment longer).
-        links = {
-            (link.young_person_id, link.kind): link
-            for link in await session.scalars(
-                select(ChannelLink).where(ChannelLink.young_person_id.in_({m.young_person_id for m in messages}))
-            )
-        }
+        links: dict[tuple[int, str | None], ChannelLink] = {}
+        for message in messages:
+            hint = known.get(message.id)
+            if hint is not None and hint.young_person_id == message.young_person_id and hint.kind == message.channel:
+                links[(message.young_person_id, message.channel)] = hint
+        unknown = {m.young_person_id for m in messages if (m.young_person_id, m.channel) not in links}
+        if unknown:
+            # Queued elsewhere (a job, the console): in the claim's transaction, or just after it on PostgreSQL.
+            found = {
+                (link.young_person_id, link.kind): link
+                for link in await session.scalars(select(ChannelLink).where(ChannelLink.young_person_id.in_(unknown)))
+            }
+            for key, link in found.items():
+                links.setdefault(key, link)
         await session.commit()
         loaded: dict[int, tuple[Message, ChannelLink, Outgoing]] = {}
         for message in messages:
@@ -441,3 +489,43 @@ async def _attachment(session: AsyncSession, message: Message) -> Attachment | N
     if blob is None:
         return None
     return Attachment(message.meta.get("file_name") or "file", blob.mime_type, blob.data)
+
+
+async def _tell_unknown(
+    session: AsyncSession, pending: dict[int, int], told: dict[int, tuple[int, frozenset[str]]]
+) -> None:
+    """Add who hears of each recorded message queued by someone who did not say (a job, the console)."""
+    unknown = {person for message_id, person in pending.items() if message_id not in told}
+    if not unknown:
+        return
+    people = {
+        person.id: audience(person)
+        for person in await session.scalars(select(YoungPerson).where(YoungPerson.id.in_(unknown)))
+    }
+    told.update({message_id: (person, people[person]) for message_id, person in pending.items()
+                 if message_id not in told and person in people})
+
+
+@functools.cache
+def _outcomes_query() -> Update:
+    """PostgreSQL: set each pending message of a batch to its own outcome, from arrays, returning whose they were.
+
+    Built once, and the same SQL text whatever the batch's size (one prepared statement, unlike an IN list)."""
+    given = func.unnest(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("statuses", type_=ARRAY(String)),
+        bindparam("errors", type_=ARRAY(String)),
+        bindparam("external_ids", type_=ARRAY(String)),
+    ).table_valued("id", "status", "error", "external_id").render_derived(name="outcome")
+    messages = Message.__table__
+    return (
+        update(messages)
+        .where(messages.c.id == given.c.id, messages.c.delivery_status == DeliveryStatus.PENDING)
+        .values(
+            delivery_status=given.c.status,
+            delivery_error=given.c.error,
+            external_id=given.c.external_id,
+            sent_at=case((given.c.status == bindparam("sent", type_=String), bindparam("now", type_=UTCDateTime))),
+        )
+        .returning(messages.c.id, messages.c.young_person_id)
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from bot.clock import FrozenClock
 from bot.inbound import Batcher, HeldBack, receive
 from handlers.turn import InboundEvent
-from models import ContentKind, Direction, Message, YoungPerson
+from models import ContentKind, DeliveryStatus, Direction, Message, TeamMember, YoungPerson
 from tests.bot.test_undelivered import LEE_CHAT, Poison, link_lee
 from tests.conftest import Service
 from tests.e2e.test_telegram_behaviour import FlakyRisk, fast_telegram, link_sam, stored  # noqa: F401 - a fixture
@@ -163,3 +163,53 @@ async def test_a_batch_answers_each_young_person_for_their_own_worker_s_leave(
     lee = [m["text"] for m in fake_bot_api.sent_messages(LEE_CHAT)[before_lee:]]
     assert sam[0].startswith(f"Thanks. Jo is not at work right now, and is away until {BACK}.\n")
     assert len(lee) == 1 and "Ali" in lee[0] and "away" not in lee[0]
+
+
+async def test_several_texts_from_each_chat_in_one_batch_are_stored_once_in_order_and_answered_once_each(
+    service: Service, fake_bot_api: FakeBotAPI, clock: FrozenClock
+) -> None:
+    # Sam has two hub team members, who hear of Sam's messages live; out of hours, Sam sends three texts and
+    # Lee two, all in one batch: each stored once in its chat's order, each chat answered once, the replies
+    # recorded as sent, and the team told of Sam's messages and of how the reply went.
+    console, sam_id = await link_sam(service, fake_bot_api)
+    lee_id = await link_lee(service, fake_bot_api, console)
+    kai, ali = await service.staff("kai", "Kai"), await service.staff("ali", "Ali")
+    async with service.rt.db() as session, session.begin():
+        for member, role in ((kai, "life coach"), (ali, "education")):
+            session.add(TeamMember(young_person_id=sam_id, staff_id=member.id, role=role, added_at=service.rt.now()))
+    clock.set(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))  # a Friday evening
+    before_sam, before_lee = len(fake_bot_api.sent_messages(SAM_CHAT)), len(fake_bot_api.sent_messages(LEE_CHAT))
+    heard = service.rt.events.subscribe({f"staff:{kai.id}"})
+    batches = service.rt.telegram.batcher.batches
+
+    outcomes = await together(
+        service, text(SAM_CHAT, "sam one", 9401), text(LEE_CHAT, "lee one", 9402), text(SAM_CHAT, "sam two", 9403),
+        text(SAM_CHAT, "sam three", 9404), text(LEE_CHAT, "lee two", 9405),
+    )
+    assert outcomes == [None] * 5
+    assert service.rt.telegram.batcher.batches == batches + 1
+    await service.idle()
+
+    assert (await words_from(service, sam_id))[-3:] == ["sam one", "sam two", "sam three"]
+    assert (await words_from(service, lee_id))[-2:] == ["lee one", "lee two"]
+    words = ("sam one", "sam two", "sam three", "lee one", "lee two")
+    assert [await stored(service, said) for said in words] == [1] * 5
+    sam = fake_bot_api.sent_messages(SAM_CHAT)[before_sam:]
+    lee = fake_bot_api.sent_messages(LEE_CHAT)[before_lee:]
+    assert len(sam) == 1 and len(lee) == 1  # one automatic answer each, to the chat it came from
+    assert "Jo" in sam[0]["text"] and "Jo" in lee[0]["text"]
+    async with service.rt.db() as session:
+        replies = (await session.scalars(
+            select(Message).where(Message.direction == Direction.OUTBOUND, Message.created_at == clock.now())
+        )).all()
+    assert sorted(reply.young_person_id for reply in replies) == sorted([sam_id, lee_id])
+    assert all(reply.delivery_status == DeliveryStatus.SENT and reply.sent_at == clock.now() for reply in replies)
+    assert all(reply.external_id for reply in replies)  # Telegram's id of what it delivered
+
+    told = []
+    while not heard.queue.empty():
+        event = heard.queue.get_nowait()
+        assert event is not None and event.young_person_id == sam_id  # Kai hears of Sam only
+        told.append(event.kind)
+    heard.close()
+    assert told.count("message") == 4 and told.count("status") == 1  # three texts, the reply, how it went
