@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
-from sqlalchemy import Select, String, and_, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -42,6 +41,7 @@ from models import (
     YoungPerson,
 )
 from models.channel import address_key
+from models.db import one_of
 
 log = logging.getLogger(__name__)
 _background: set[asyncio.Task[None]] = set()
@@ -190,12 +190,7 @@ async def _preload(session: AsyncSession, events: Sequence[InboundEvent]) -> dic
     known: dict[Any, Any] = {(channel, key): None for channel, keys in wanted.items() for key in keys}
     postgresql = session.get_bind().dialect.name == "postgresql"
     for channel, keys in wanted.items():
-        # On PostgreSQL one array, not an IN list: the same SQL text for every batch's size, so each connection
-        # prepares the statement (a round trip, and planning) once instead of once per size.
-        chats = (
-            ChannelLink.address_key == any_(bindparam(None, list(keys), type_=ARRAY(String)))
-            if postgresql else ChannelLink.address_key.in_(keys)
-        )
+        chats = one_of(ChannelLink.address_key, keys, postgresql)
         rows = await session.execute(_identify_query(postgresql).where(ChannelLink.kind == channel, chats))
         for row in rows.unique() if postgresql else rows:
             known[(channel, row[0].address_key)] = tuple(row)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Update, any_, bindparam, case, func, or_, select, update
+from sqlalchemy import BigInteger, String, Update, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +35,7 @@ from models import (
     YoungPerson,
 )
 from models.base import UTCDateTime
+from models.db import one_of
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +308,7 @@ class Outbox:
                     if current is not None and current.status != ChannelStatus.UNREACHABLE:
                         current.status = ChannelStatus.UNREACHABLE
                         current.unreachable_since = now
-            told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
-                    if message_id in pending and outcome[4] is not None}
-            await _tell_unknown(session, pending, told)
-        return told
+            return await _who_hears(session, batch, pending)
 
     async def _record_at_once(self, batch: dict[int, Any], now: datetime) -> dict[int, tuple[int, frozenset[str]]]:
         """Record a batch of outcomes (none of them a blocked chat) with one UPDATE ... RETURNING, outside a transaction.
@@ -330,10 +328,7 @@ class Outbox:
         async with self._single() as session:
             rows = await session.execute(_outcomes_query(), given)
             pending: dict[int, int] = {message_id: person for message_id, person in rows}
-            told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
-                    if message_id in pending and outcome[4] is not None}
-            await _tell_unknown(session, pending, told)
-        return told
+            return await _who_hears(session, batch, pending)
 
     async def _take_place(
         self, message_id: int
@@ -385,9 +380,7 @@ class Outbox:
             await session.scalars(
                 update(Message)
                 .where(
-                    # PostgreSQL: one array, so one prepared statement for every size of claim (bot/inbound.py).
-                    Message.id == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
-                    if self._single is not None else Message.id.in_(ids),
+                    one_of(Message.id, ids, self._single is not None),  # autocommit sessions: PostgreSQL
                     Message.delivery_status == DeliveryStatus.PENDING,
                     or_(Message.claimed_by.is_(None), Message.claimed_by == self.name, Message.claimed_at < now - self._lease),
                 )
@@ -491,19 +484,26 @@ async def _attachment(session: AsyncSession, message: Message) -> Attachment | N
     return Attachment(message.meta.get("file_name") or "file", blob.mime_type, blob.data)
 
 
-async def _tell_unknown(
-    session: AsyncSession, pending: dict[int, int], told: dict[int, tuple[int, frozenset[str]]]
-) -> None:
-    """Add who hears of each recorded message queued by someone who did not say (a job, the console)."""
+async def _who_hears(
+    session: AsyncSession, batch: dict[int, Any], pending: dict[int, int]
+) -> dict[int, tuple[int, frozenset[str]]]:
+    """For each message recorded (pending: message id -> young person), the young person and who hears how it went.
+
+    Who was told it was queued, where the delivery knows (a reply to what just arrived); otherwise (queued by a
+    job or the console) the young person's audience, looked up once for the batch.
+    """
+    told = {message_id: (pending[message_id], outcome[4]) for message_id, outcome in batch.items()
+            if message_id in pending and outcome[4] is not None}
     unknown = {person for message_id, person in pending.items() if message_id not in told}
     if not unknown:
-        return
+        return told
     people = {
         person.id: audience(person)
         for person in await session.scalars(select(YoungPerson).where(YoungPerson.id.in_(unknown)))
     }
     told.update({message_id: (person, people[person]) for message_id, person in pending.items()
                  if message_id not in told and person in people})
+    return told
 
 
 @functools.cache

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, text
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import ColumnElement, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.expression import any_, bindparam
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -27,6 +32,17 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def one_of(column: Any, values: Collection[Any], postgresql: bool) -> ColumnElement[bool]:
+    """column IN values; on PostgreSQL as `= ANY(array)`, one SQL text whatever the number of values.
+
+    asyncpg prepares each new SQL text on each connection (a round trip, and planning): an IN list is a new
+    text for every size, an array the same one every time (bench/inbound.py).
+    """
+    if postgresql:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
