@@ -545,6 +545,7 @@ KINDS = {"crisis", "concern", "everyday", "idiom", "misspelling", "textspeak"}
     ("name", "minimum"),
     [("eval_set.csv", 300), ("eval_holdout.csv", 80), ("eval_holdout2.csv", 100), ("eval_holdout3.csv", 200),
      ("eval_holdout4.csv", 300), ("eval_holdout5.csv", 300), ("eval_holdout6.csv", 300), ("eval_holdout7.csv", 300),
+     ("eval_holdout8.csv", 300),
      *((name, 400) for name in LABELLED_SETS if name.startswith("train_"))],
 )
 def test_labelled_sets_are_well_formed(name, minimum):

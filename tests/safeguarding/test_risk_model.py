@@ -196,12 +196,12 @@ def test_eval_set_meets_the_issue_target(checker):
 # the rules, the model or its training makes a set worse. eval_set, eval_holdout and eval_holdout2
 # are tuned on (rules written against them, the model trained on them). eval_holdout3 was written
 # by someone who never saw the rules, the model or the other sets; the model is not trained on it,
-# but its first thresholds were chosen on it. eval_holdout4 to 7 were written the same way and
+# but its first thresholds were chosen on it. eval_holdout4 to 8 were written the same way and
 # nothing was chosen on them (the thresholds come from cross-validation over the training writers,
 # bench/safeguarding_cv.py): they are the honest figures for wording nobody tuned on. eval_holdout7
-# was written after the last thresholds were chosen and scored once, with the model as it ships.
-# Over the four together urgent recall is 0.982 at precision 0.952 (the issue's target: 0.98 at 0.90);
-# eval_holdout4 alone is 0.969. Lowering a rule's urgent below 0.2 turns some false pages into false
+# and 8 were written after the last thresholds were chosen and each scored once, with the model as it
+# ships. Over the five together urgent recall is 0.984 at precision 0.956 (the issue's target: 0.98 at
+# 0.90); eval_holdout4 alone is 0.969. Lowering a rule's urgent below 0.2 turns some false pages into false
 # concern flags, so concern precision is a little lower than with lowering below 0.05.
 @pytest.mark.parametrize(
     ("name", "level", "min_recall", "min_precision"),
@@ -220,6 +220,8 @@ def test_eval_set_meets_the_issue_target(checker):
         ("eval_holdout6.csv", "concern", 0.89, 0.93),  # never tuned on
         ("eval_holdout7.csv", "urgent", 0.99, 0.95),  # never tuned on, scored once
         ("eval_holdout7.csv", "concern", 0.90, 0.94),  # never tuned on, scored once
+        ("eval_holdout8.csv", "urgent", 0.99, 0.97),  # never tuned on, scored once
+        ("eval_holdout8.csv", "concern", 0.87, 0.94),  # never tuned on, scored once
     ],
 )
 def test_holdout_floors(checker, name, level, min_recall, min_precision):
@@ -231,7 +233,7 @@ def test_holdout_floors(checker, name, level, min_recall, min_precision):
 # ------------------------------------------------------------------ the model file
 
 # The model is trained on exactly these sets and nothing else: a rebuild from them gives the
-# shipped file byte for byte, so no evaluation set (eval_holdout3 to 7) can have leaked into it.
+# shipped file byte for byte, so no evaluation set (eval_holdout3 to 8) can have leaked into it.
 TRAINING_SETS = ("eval_set.csv", "eval_holdout.csv", "eval_holdout2.csv", *(name for name in LABELLED_SETS if name.startswith("train_")))
 
 
