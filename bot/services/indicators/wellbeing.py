@@ -11,10 +11,10 @@ VOICE = "listened"  # the 'Did you feel listened to?' question is reported under
 
 
 def _last_before(ctx: Ctx, questionnaire: str, key: str) -> str:
-    """SQL for a young person's (a.yp) last score of this key completed before the previous period began."""
+    """SQL for a young person's (s0.yp) last score of this key completed before the previous period began."""
     value = ctx.json_num("p.scores", key)
     return (
-        f"(SELECT {value} FROM wellbeing_responses p WHERE p.young_person_id = a.yp AND p.questionnaire = '{questionnaire}' "
+        f"(SELECT {value} FROM wellbeing_responses p WHERE p.young_person_id = s0.yp AND p.questionnaire = '{questionnaire}' "
         f"AND p.completed_at < {ctx.ts(ctx.period.previous_start)} AND {value} IS NOT NULL "
         "ORDER BY p.completed_at DESC, p.id DESC LIMIT 1)"
     )
@@ -53,21 +53,21 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
     )
     # prev_v: the score before this one. For a young person's first score in a window, that is their
     # last score before the window (their baseline); with none, the first score is its own baseline.
-    # Only the scores since the previous period began are read in order; for each young person's first
-    # one there, the score before it is looked up (the last before that, by index), not read in order.
-    before = "CASE a.k " + " ".join(
-        f"WHEN {i} THEN COALESCE({ctx.json_num('a.scores', key)}, {_last_before(ctx, questionnaire.id, key)})" for i, key in enumerate(keys)
+    # Only the scores since the previous period began are read in order (narrow rows: the sort carries no
+    # JSON); only for each young person's first one there is the baseline joined, and a key their last
+    # response lacks looked up (the last before that, by index).
+    before = "CASE s0.k " + " ".join(
+        f"WHEN {i} THEN COALESCE({ctx.json_num('l.scores', key)}, {_last_before(ctx, questionnaire.id, key)})" for i, key in enumerate(keys)
     ) + " END"
-    scored = f"(SELECT a.*, l.scores FROM ({each}) AS a LEFT JOIN baseline l ON l.yp = a.yp WHERE a.v IS NOT NULL)"
     order = "PARTITION BY k, yp ORDER BY t, rid"
-    if ctx.scope.kind == ScopeKind.SERVICE:
-        # Every score counts: a score is a young person's first in a window when the one before it (in time) is
-        # before the window, and their last when the one after it is after; so one pass in order does, and each
-        # score joins its windows by its week (no sort per window).
-        s = (
-            f"s AS MATERIALIZED (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, LAG(t) OVER ({order}) AS prev_t, "
-            f"LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg FROM {scored} AS a)"
-        )
+    service = ctx.scope.kind == ScopeKind.SERVICE
+    # Every score counts for the whole service: a score is a young person's first in a window when the one
+    # before it (in time) is before the window, and their last when the one after it is after; so one pass in
+    # order does, and each score joins its windows by its week (no sort per window).
+    spans = f", LAG(t) OVER ({order}) AS prev_t, LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg" if service else ""
+    s0 = f"s0 AS MATERIALIZED (SELECT k, yp, t, rid, v, LAG(v) OVER ({order}) AS lag_v{spans} FROM ({each}) AS a WHERE a.v IS NOT NULL)"
+    s = f"s AS MATERIALIZED (SELECT s0.*, COALESCE(s0.lag_v, {before}) AS prev_v FROM s0 LEFT JOIN baseline l ON l.yp = s0.yp AND s0.lag_v IS NULL)"
+    if service:
         on = "grp.wg = s.wg" if ctx.windows() == "gmap" else ctx.in_group("s.t")
         x = (
             "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
@@ -77,7 +77,6 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         )
     else:
         # In a scope, the first and last scores in a window are those the young person had while in scope.
-        s = f"s AS (SELECT k, yp, t, v, COALESCE(LAG(v) OVER ({order}), {before}) AS prev_v, rid FROM {scored} AS a)"
         x = (
             "x AS (SELECT s.k, grp.g, s.yp, s.v, s.prev_v, "
             "ROW_NUMBER() OVER (PARTITION BY s.k, grp.g, s.yp ORDER BY s.t, s.rid) AS first_rank, "
@@ -93,7 +92,7 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         for i, score in enumerate(scores)
     )
     rows = await ctx.rows(
-        f"{ctx.with_(_last_response(ctx, questionnaire.id), s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
+        f"{ctx.with_(_last_response(ctx, questionnaire.id), s0, s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
         "FROM ends GROUP BY k, g"
     )
     found: dict[tuple[int, int], tuple[float, float, float]] = {
