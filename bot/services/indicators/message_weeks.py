@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.services.hours import at_local
-from bot.services.indicators.figures import PREVIOUS, TOTAL
 from bot.services.indicators.period import ScopeKind
 from bot.services.indicators.sql import Ctx, ts_literal
-from models.rollup import MESSAGE_WEEKS, RollupMark
+from models.rollup import MESSAGE_WEEKS
 
 DAYS = 7
 DAY_SUM = " + ".join(f"r.d{i} * gw.m{i}" for i in range(DAYS))  # a row's messages on the window's days of its week
@@ -103,16 +100,9 @@ async def plan(ctx: Ctx) -> Plan:
     cached = ctx.cache.get(MESSAGE_WEEKS)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    built_to = None
-    if ctx.rollup:
-        row = (await ctx.session.execute(
-            select(RollupMark.built_to, RollupMark.basis).where(RollupMark.name == MESSAGE_WEEKS)
-        )).first()
-        if row is not None and row[1] == ctx.period.tz.key:
-            built_to = row[0]
-    p = ctx.period
-    windows = [(PREVIOUS, p.previous_start, p.start), (TOTAL, p.start, p.end), *((w.index, w.start, w.end) for w in p.weeks)]
-    made = make_plan(windows, p.tz, built_to)
+    mark = await ctx.rollup_mark(MESSAGE_WEEKS)
+    built_to = mark[0] if mark is not None and mark[1] == ctx.period.tz.key else None
+    made = make_plan(ctx.window_list(), ctx.period.tz, built_to)
     ctx.cache[MESSAGE_WEEKS] = made
     return made
 

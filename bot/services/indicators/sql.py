@@ -66,19 +66,28 @@ class Ctx:
         self.weeks = len(period.weeks)
         self.temps: dict[str, str] = {}
         self.rollup = rollup  # False: read only the raw rows (the tests compare the two)
-        self._mark: tuple[tuple[datetime, str] | None] | None = None
-        self.cache: dict[str, object] = {}  # what this computation worked out once (e.g. the message_weeks plan)
+        self.cache: dict[str, Any] = {}  # what this computation worked out once (watermarks, the message_weeks plan)
 
-    async def rollup_mark(self) -> tuple[datetime, str] | None:
-        """The rollup's watermark and basis: waits that began before it are in reply_waits (None: read raw rows only)."""
+    async def rollup_mark(self, name: str = REPLY_WAITS) -> tuple[datetime, str] | None:
+        """A rollup's watermark and basis (read once): what began before it is in that rollup (None: read raw rows only)."""
         if not self.rollup:
             return None
-        if self._mark is None:
+        key = f"mark:{name}"
+        if key not in self.cache:
             row = (await self.session.execute(
-                select(RollupMark.built_to, RollupMark.basis).where(RollupMark.name == REPLY_WAITS)
+                select(RollupMark.built_to, RollupMark.basis).where(RollupMark.name == name)
             )).first()
-            self._mark = ((row[0], row[1]) if row else None,)
-        return self._mark[0]
+            self.cache[key] = (row[0], row[1]) if row else None
+        return self.cache[key]  # type: ignore[no-any-return]
+
+    def zeros(self) -> dict[int, float | None]:
+        """A count of 0 for every window: each week, the whole period and the previous one."""
+        return {g: 0.0 for g in (PREVIOUS, TOTAL, *range(self.weeks))}
+
+    def window_list(self) -> list[tuple[int, datetime, datetime]]:
+        """(g, start, end) of every window: the previous period, the whole period, and each week."""
+        p = self.period
+        return [(PREVIOUS, p.previous_start, p.start), (TOTAL, p.start, p.end), *((w.index, w.start, w.end) for w in p.weeks)]
 
     async def temp(self, name: str, select: str, *indexes: str) -> str:
         """Materialise a query once for this computation as a temporary table (indexed); return its name."""
@@ -150,9 +159,7 @@ class Ctx:
     # --- common table expressions -------------------------------------------------------------
     def groups(self) -> str:
         """grp(g, gs, ge): each week of the period, the whole period, and the previous period."""
-        rows = [(PREVIOUS, self.period.previous_start, self.period.start), (TOTAL, self.period.start, self.period.end)]
-        rows += [(w.index, w.start, w.end) for w in self.period.weeks]
-        values = ", ".join(f"({g}, {self.ts(s)}, {self.ts(e)})" for g, s, e in rows)
+        values = ", ".join(f"({g}, {self.ts(s)}, {self.ts(e)})" for g, s, e in self.window_list())
         # gmap: the same windows keyed by the one week (or the previous period) a moment falls in, so an event
         # joins its windows on equality (see in_group) rather than testing every window's bounds.
         mapped = [(PREVIOUS, PREVIOUS, self.period.previous_start, self.period.start)]
@@ -280,9 +287,7 @@ class Ctx:
 
     async def by_group_many(self, sql: str, columns: int) -> list[dict[int, float | None]]:
         """Run a query returning (g, value, value...) rows: one dict by group per value column."""
-        found: list[dict[int, float | None]] = [
-            {g: 0.0 for g in (PREVIOUS, TOTAL, *range(self.weeks))} for _ in range(columns)
-        ]
+        found = [self.zeros() for _ in range(columns)]
         for row in await self.rows(sql):
             for i in range(columns):
                 value = row[1 + i]
@@ -299,7 +304,7 @@ class Ctx:
         temporary table, read once for the counts and once per condition.
         """
         def blank() -> dict[int, float | None]:
-            return {} if keyed else {g: 0.0 for g in (PREVIOUS, TOTAL, *range(self.weeks))}
+            return {} if keyed else self.zeros()
 
         if self.dialect != "postgresql":
             # The rows once, as a temporary table: the counts and each condition's percentiles read it, not the query.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.services.indicators import message_weeks
-from bot.services.indicators.figures import PREVIOUS, TOTAL, Group, figure
+from bot.services.indicators.figures import Group, figure
 from bot.services.indicators.period import ScopeKind
 from bot.services.indicators.sql import Ctx
 
@@ -25,10 +25,10 @@ async def compute(ctx: Ctx) -> Group:
     )
     per_worker = {g: round(young_people[g] / n, 2) if n else None for g, n in workers.items() if young_people.get(g) is not None}
     # Messages the person in scope sent (to anyone they answered for, their own or covered); all staff's for the service.
-    sent = {g: 0.0 for g in (PREVIOUS, TOTAL, *range(ctx.weeks))}
+    sent = ctx.zeros()
     sent.update(await message_weeks.staff_sent(ctx, None if kind == ScopeKind.SERVICE else staff))
     ended = f"COALESCE(l.cover_ended_at, {ctx.ts(ctx.now)})"
-    lo = f"CASE WHEN l.cover_started_at > grp.gs THEN l.cover_started_at ELSE grp.gs END"
+    lo = "CASE WHEN l.cover_started_at > grp.gs THEN l.cover_started_at ELSE grp.gs END"
     hi = f"CASE WHEN {ended} < grp.ge THEN {ended} ELSE grp.ge END"
     only = "" if kind == ScopeKind.SERVICE else f"AND l.cover_id = {staff}"
     cover = await ctx.by_group(
