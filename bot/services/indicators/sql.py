@@ -341,6 +341,44 @@ class Ctx:
                     out[i][int(row[0])] = round(float(value), 3)
         return found, out
 
+    async def week_summary(
+        self, table: str, counts: Sequence[str], fractions: Sequence[tuple[str, tuple[int, int]]],
+    ) -> tuple[list[dict[int, float | None]], list[dict[int, float | None]]]:
+        """SQLite, the whole service: summary() of a table with each row's week in wg (PREVIOUS before the period,
+        NULL outside both), read in place: no copy of the rows joined to their windows, where each row of the
+        period would be copied twice (its week and the whole period).
+
+        The counts (COUNT and SUM only) are added up by week and the period's weeks summed into TOTAL; each
+        condition's percentiles are read by position along two partial indexes of the table: (wg, v) for the
+        weeks and the previous period, (v, wg) for the period as a whole.
+        """
+        found = [self.zeros() for _ in counts]
+        total: list[list[float | None]] = [[] for _ in counts]
+        for row in await self.rows(f"SELECT wg, {', '.join(counts)} FROM {table} WHERE wg IS NOT NULL GROUP BY wg"):
+            for i in range(len(counts)):
+                value = None if row[1 + i] is None else float(row[1 + i])
+                found[i][int(row[0])] = value
+                if int(row[0]) != PREVIOUS:
+                    total[i].append(value)
+        for i, values in enumerate(total):
+            if values:  # as SUM over the period's rows: NULL only when every week's is
+                known = [v for v in values if v is not None]
+                found[i][TOTAL] = sum(known) if known else None
+        out: list[dict[int, float | None]] = [{} for _ in fractions]
+        for n, condition in enumerate(dict.fromkeys(c for c, _ in fractions)):
+            picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
+            wanted = [fractions[i][1] for i in picked]
+            # "+wg": SQLite would otherwise read the period's values along the weeks' index (a range of wg) and
+            # sort them for every look-up; the unary plus keeps wg out of index choice, so the (v, wg) index is walked.
+            weeks, period = f"v IS NOT NULL AND wg IS NOT NULL AND ({condition})", f"v IS NOT NULL AND +wg >= 0 AND ({condition})"
+            await self.session.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_w{n} ON {table} (wg, v) WHERE {weeks}"))
+            await self.session.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_p{n} ON {table} (v, wg) WHERE {period}"))
+            by_week = await self._by_position(table, weeks, wanted, key="wg")
+            whole = await self._by_position(table, period, wanted, key=f"CASE WHEN +wg >= 0 THEN {TOTAL} END")
+            for i, a, b in zip(picked, by_week, whole, strict=True):
+                out[i] = {**a, **b}
+        return found, out
+
     async def percentiles(self, inner: str, fractions: Sequence[tuple[int, int]] = (MEDIAN, P90)) -> list[dict[int, float | None]]:
         """Compute percentiles (as PostgreSQL's percentile_cont) of v by g, for rows (g, v) of an inner query."""
         if self.dialect == "postgresql":  # the ordered-set aggregate itself: one sort per group, no window passes
@@ -359,17 +397,19 @@ class Ctx:
         finally:
             await self.session.execute(text(f"DROP TABLE IF EXISTS {table}"))
 
-    async def _by_position(self, table: str, where: str, fractions: Sequence[tuple[int, int]]) -> list[dict[int, float | None]]:
-        """SQLite: percentiles of v by g over the rows of table meeting where, read by position along an index on (g, v) for them."""
+    async def _by_position(
+        self, table: str, where: str, fractions: Sequence[tuple[int, int]], key: str = "g",
+    ) -> list[dict[int, float | None]]:
+        """SQLite: percentiles of v by key (g) over the rows of table meeting where, read by position along an index on (key, v) for them."""
         places: list[tuple[int, int, int, int]] = []  # (g, fraction, offset of the lower neighbour, remainder)
-        for g, n in await self.rows(f"SELECT g, COUNT(*) FROM {table} WHERE {where} GROUP BY g"):
+        for g, n in await self.rows(f"SELECT {key} AS k, COUNT(*) FROM {table} WHERE {where} GROUP BY k"):
             for i, (num, den) in enumerate(fractions):
                 places.append((int(g), i, ((int(n) - 1) * num) // den, ((int(n) - 1) * num) % den))
         wanted = sorted({(g, k + step) for g, _, k, rem in places for step in ((0, 1) if rem else (0,))})
         at: dict[tuple[int, int], float] = {}
         for start in range(0, len(wanted), _PICKS):
             chunk = wanted[start:start + _PICKS]
-            picks = ", ".join(f"(SELECT v FROM {table} WHERE {where} AND g = {g} ORDER BY v LIMIT 1 OFFSET {k})" for g, k in chunk)
+            picks = ", ".join(f"(SELECT v FROM {table} WHERE {where} AND {key} = {g} ORDER BY v LIMIT 1 OFFSET {k})" for g, k in chunk)
             row = (await self.rows(f"SELECT {picks}"))[0]
             at.update({key: float(value) for key, value in zip(chunk, row, strict=True)})
         out: list[dict[int, float | None]] = [{} for _ in fractions]
