@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, text
+from sqlalchemy import ColumnElement, any_, bindparam, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql.expression import any_, bindparam
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 

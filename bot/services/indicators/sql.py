@@ -57,6 +57,12 @@ def utc_day_sql(dialect: str, column: str) -> str:
     return f"substr({column}, 1, 10)" if dialect == "sqlite" else f"CAST(({column} AT TIME ZONE 'UTC') AS DATE)"
 
 
+def _by_condition(fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[tuple[int, str, list[int]]]:
+    """Percentiles asked for as (condition, fraction), grouped by condition: (n, condition, their positions in fractions)."""
+    conditions = dict.fromkeys(c for c, _ in fractions)
+    return [(n, c, [i for i, (d, _) in enumerate(fractions) if d == c]) for n, c in enumerate(conditions)]
+
+
 class Ctx:
     """One dashboard computation: the session, period, scope and the SQL pieces that depend on the dialect."""
 
@@ -315,8 +321,7 @@ class Ctx:
                     for i in range(len(counts)):
                         found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
                 out: list[dict[int, float | None]] = [{} for _ in fractions]
-                for n, condition in enumerate(dict.fromkeys(c for c, _ in fractions)):
-                    picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
+                for n, condition, picked in _by_condition(fractions):
                     # A partial index of the rows themselves for each condition: no copy of them to sort.
                     where = f"v IS NOT NULL AND ({condition})"
                     await self.session.execute(text(f"CREATE INDEX ix_{base}_{n} ON {base} (g, v) WHERE {where}"))
@@ -365,8 +370,7 @@ class Ctx:
                 known = [v for v in values if v is not None]
                 found[i][TOTAL] = sum(known) if known else None
         out: list[dict[int, float | None]] = [{} for _ in fractions]
-        for n, condition in enumerate(dict.fromkeys(c for c, _ in fractions)):
-            picked = [i for i, (c, _) in enumerate(fractions) if c == condition]
+        for n, condition, picked in _by_condition(fractions):
             wanted = [fractions[i][1] for i in picked]
             # "+wg": SQLite would otherwise read the period's values along the weeks' index (a range of wg) and
             # sort them for every look-up; the unary plus keeps wg out of index choice, so the (v, wg) index is walked.
