@@ -3,8 +3,8 @@
 At --scale 1: 10,000 young people, 500 staff and 2,000,000 messages over 26 weeks, with check-ins,
 appointments (and their reminders), alerts, missing episodes, wellbeing and listened-to answers,
 handovers, teams, leave and placement moves. Rows go in with bulk inserts (SQLite executemany,
-PostgreSQL COPY), with a progress bar; then the reply-wait rollup is built (and timed) as its job
-would build it. Runs on SQLite (a temp file) and, when
+PostgreSQL COPY), with a progress bar; then the rollups (reply waits, messages by week, wellbeing scores)
+are built (and timed) as their job would build them. Runs on SQLite (a temp file) and, when
 KEYWORKER_TEST_DATABASE_URL is set, on a private database made next to it (and dropped afterwards).
 
 Run from the repository root:
@@ -33,13 +33,13 @@ from bench.dashboard_seed import NOW, seed_postgres, seed_sqlite
 from bench.seed import private_postgres_async
 from bot.keys import load_keyring
 from bot.services.indicators import GROUPS, Scope, ScopeKind, compute_dashboard, make_period
-from bot.services.indicators.rollup import EVERY, build_message_weeks, build_reply_waits
+from bot.services.indicators.rollup import EVERY, build_message_weeks, build_reply_waits, build_wellbeing_scores
 from bot.services.indicators.show import show_dashboard
 from config.settings import Settings
 from console.templating import build_templates
 from models import crypto
 from models.db import create_engine, create_sessionmaker
-from models import MessageWeek, ReplyWait, RollupMark
+from models import MessageWeek, ReplyWait, RollupMark, WellbeingScore
 from models.migrate import upgrade
 
 console = Console(stderr=True)
@@ -75,6 +75,7 @@ async def build_rollup(db, settings: Settings, dialect: str) -> dict[str, float]
     async with db() as session:
         await session.execute(delete(ReplyWait))
         await session.execute(delete(MessageWeek))
+        await session.execute(delete(WellbeingScore))
         await session.execute(delete(RollupMark))
         await session.commit()
     times = {}
@@ -83,15 +84,17 @@ async def build_rollup(db, settings: Settings, dialect: str) -> dict[str, float]
         async with db() as session:
             built = await build_reply_waits(session, at, settings.tz)
             counted = await build_message_weeks(session, at, settings.tz)
+            scored = await build_wellbeing_scores(session, at)
             await session.commit()
         times[label] = (time.perf_counter() - start) * 1000
-        console.print(f"{label}: {built.waits:,} waits and {counted.waits:,} message weeks in {times[label]:,.0f} ms")
+        console.print(f"{label}: {built.waits:,} waits, {counted.waits:,} message weeks and {scored.waits:,} scores in {times[label]:,.0f} ms")
         if dialect == "postgresql":  # as autovacuum would after the first build: index-only scans need the visibility map
             async with db() as session:
                 connection = await session.connection()
                 await connection.exec_driver_sql("COMMIT")
                 await connection.exec_driver_sql("VACUUM ANALYZE reply_waits")
                 await connection.exec_driver_sql("VACUUM ANALYZE message_weeks")
+                await connection.exec_driver_sql("VACUUM ANALYZE wellbeing_scores")
     return times
 
 

@@ -13,7 +13,7 @@ from models.invite import Invite
 from models.job import Job, JobState
 from models.missing import MissingEpisode
 from models.placement import PlacementMove
-from models.rollup import MessageWeek, ReplyWait, RollupMark
+from models.rollup import MessageWeek, ReplyWait, RollupMark, WellbeingScore
 from models.note import Note
 from models.message import (
     ContentKind,
@@ -77,4 +77,5 @@ __all__ = [
     "WellbeingAnswer",
     "WellbeingPlan",
     "WellbeingResponse",
+    "WellbeingScore",
 ]

@@ -1,4 +1,4 @@
-"""The dashboard rollup: reply waits and weekly message counts worked out once from the stored messages, up to a watermark.
+"""The dashboard rollup: reply waits, weekly message counts and wellbeing scores worked out once from the stored rows, up to a watermark.
 
 The manager dashboard reads these instead of reading every message of the period on each page, and
 reads the raw messages only after the watermark (see docs/indicators.md, "How it stays fast").
@@ -15,6 +15,7 @@ from models.base import Base, UTCDateTime
 
 REPLY_WAITS = "reply_waits"  # the RollupMark of the reply_waits table
 MESSAGE_WEEKS = "message_weeks"  # the RollupMark of the message_weeks table
+WELLBEING_SCORES = "wellbeing_scores"  # the RollupMark of the wellbeing_scores table
 
 
 class ReplyWait(Base):
@@ -73,6 +74,36 @@ class MessageWeek(Base):
     # The first and last of them: whoever's caseload the young person was on for all of that, had them all.
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WellbeingScore(Base):
+    """One score of one completed wellbeing response, with the young person's score of that key before and after it.
+
+    A completed response never changes, so a score and the one before it are settled once stored; the one after
+    it is filled in when it comes. Scores of a key are in order of completion (then response id).
+    """
+
+    __tablename__ = "wellbeing_scores"
+    __table_args__ = (
+        # The job: a young person's scores of a key in order (the ones before and after a new score), and erasure.
+        Index("ix_wellbeing_scores_young_person", "young_person_id", "questionnaire", "key", "completed_at"),
+        # SQLite keeps the rows in key order, so a page reads its period's scores in one stretch.
+        {"sqlite_with_rowid": False},
+    )
+
+    # The key leads with the questionnaire and the time: the page reads one questionnaire's scores in a period.
+    questionnaire: Mapped[str] = mapped_column(String(32), primary_key=True)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # The response (no foreign key: its rows go with the young person's, and a key would make each delete look here).
+    response_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)  # the score's id in the questionnaire
+    young_person_id: Mapped[int] = mapped_column(ForeignKey("young_people.id", ondelete="CASCADE"))
+    value: Mapped[float] = mapped_column(Float)
+    # Their score of this key just before this one, whenever it was (NULL: this is their first).
+    prev_value: Mapped[float | None] = mapped_column(Float, default=None)
+    prev_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When their next score of this key came, if it came before the watermark (NULL: none yet).
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class RollupMark(Base):

@@ -43,6 +43,7 @@ class WellbeingResponse(Base):
     __table_args__ = (
         Index("ix_wellbeing_responses_young_person_started", "young_person_id", "started_at"),
         Index("ix_wellbeing_responses_questionnaire_completed", "questionnaire", "completed_at"),  # dashboards
+        Index("ix_wellbeing_responses_completed", "completed_at"),  # the dashboard rollup: responses completed since its last run
         # Dashboards: a young person's last score before a period (their baseline), found without reading the rest.
         Index("ix_wellbeing_responses_young_person_completed", "young_person_id", "questionnaire", "completed_at"),
     )

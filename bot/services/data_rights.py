@@ -79,6 +79,7 @@ SECTIONS: dict[str, Section] = {
         Section("jobs", hidden=frozenset({"claimed_by"}), blank={"payload": {}}),
         Section("reply_waits"),  # times only, worked out from their messages for the dashboards; kept as the messages' times are
         Section("message_weeks"),  # counts of their messages by day, for the dashboards; kept as the messages' times are
+        Section("wellbeing_scores"),  # their wellbeing scores in order, for the dashboards; kept as the responses' scores are
         Section("audit_events", keep=True, staff=("actor_staff_id",)),
     )
 }

@@ -7,7 +7,7 @@ NOW is Sunday 15 November 23:55, five minutes before the period ends.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -193,7 +193,8 @@ async def test_wellbeing(world: World) -> None:
     assert f["wellbeing.ons4.life.average"].value is None
 
 
-async def test_wellbeing_baselines_from_before_the_previous_period(world: World) -> None:
+async def scores_world(world: World) -> dict[str, object]:
+    """Sam's feelings scores from October to 10 November, and his handover from Jo to Ali on 9 November."""
     jo, ali = await world.staff("Jo"), await world.staff("Ali")
     sam = await world.young_person("Sam", ali)  # Jo's until the handover on 9 November
     await world.add(
@@ -207,8 +208,18 @@ async def test_wellbeing_baselines_from_before_the_previous_period(world: World)
         # Handed to Ali on 9 November: Jo's caseload has his week-0 score only, Ali's his week-1 one.
         Handover(young_person_id=sam.id, from_staff_id=jo.id, to_staff_id=ali.id, by_staff_id=jo.id, at=utc(2026, 11, 9, 0, 0)),
     )
+    return {"jo": jo, "ali": ali, "sam": sam}
+
+
+async def test_wellbeing_baselines_from_before_the_previous_period(world: World) -> None:
+    await check_scores(world, await scores_world(world), NOW)
+
+
+async def check_scores(world: World, people: dict[str, object], now: datetime) -> None:
+    """Assert the wellbeing figures of scores_world, worked out by hand, on the page computed at now."""
+    jo, ali = people["jo"], people["ali"]
     mood, sleep = "wellbeing.feelings.mood", "wellbeing.feelings.sleep"
-    f = (await world.dashboard(FIRST, LAST, NOW, only=("wellbeing",))).figures()
+    f = (await world.dashboard(FIRST, LAST, now, only=("wellbeing",))).figures()
     # Previous period: 3 against his last score before it, 5 on 1 October (10 October had none): -2, worse.
     assert (f[f"{mood}.change"].previous, f[f"{mood}.worse"].previous) == (-2, 1)
     # The period: from 3 (20 October) to 4: +1. Week 0: 3 -> 2 (-1, worse); week 1: 2 -> 4 (+2).
@@ -217,9 +228,9 @@ async def test_wellbeing_baselines_from_before_the_previous_period(world: World)
     # Sleep: 3 against 1 (10 October, before the previous period): +2, in week 1 and the period.
     assert (f[f"{sleep}.change"].value, f[f"{sleep}.change"].trend, f[f"{sleep}.change"].previous) == (2, (None, 2), None)
     # For a key worker, each window's first and last scores are those while Sam was theirs.
-    f = (await world.dashboard(FIRST, LAST, NOW, Scope(ScopeKind.WORKER, jo.id), only=("wellbeing",))).figures()
+    f = (await world.dashboard(FIRST, LAST, now, Scope(ScopeKind.WORKER, jo.id), only=("wellbeing",))).figures()  # type: ignore[attr-defined]
     assert (f[f"{mood}.change"].value, f[f"{mood}.change"].trend, f[f"{mood}.change"].previous) == (-1, (-1, None), -2)
-    f = (await world.dashboard(FIRST, LAST, NOW, Scope(ScopeKind.WORKER, ali.id), only=("wellbeing",))).figures()
+    f = (await world.dashboard(FIRST, LAST, now, Scope(ScopeKind.WORKER, ali.id), only=("wellbeing",))).figures()  # type: ignore[attr-defined]
     assert (f[f"{mood}.change"].value, f[f"{mood}.change"].trend, f[f"{mood}.change"].previous) == (2, (None, 2), None)
 
 

@@ -17,9 +17,9 @@ from sqlalchemy import delete, func, select
 from bot.clock import FrozenClock
 from bot.services.indicators import Dashboard, Scope, ScopeKind, compute_dashboard, make_period
 from bot.services.indicators import rollup
-from bot.services.indicators.rollup import LAG, ROLLUP_JOB, build_message_weeks, build_reply_waits, plan_rollup
+from bot.services.indicators.rollup import LAG, ROLLUP_JOB, build_message_weeks, build_reply_waits, build_wellbeing_scores, plan_rollup
 from bot.services.data_rights import do_erase_young_person
-from models import Handover, Job, JobState, ReplyWait, RollupMark, TeamMember, YoungPerson
+from models import Handover, Job, JobState, ReplyWait, RollupMark, TeamMember, WellbeingScore, YoungPerson
 from tests.conftest import Service
 from tests.indicators import test_engagement, test_responsiveness
 from tests.indicators.conftest import LONDON, World, utc
@@ -30,6 +30,7 @@ async def build_to(world: World, now: datetime) -> None:
     async with world.db() as session:
         await build_reply_waits(session, now, LONDON)
         await build_message_weeks(session, now, LONDON)
+        await build_wellbeing_scores(session, now)
         await session.commit()
 
 
@@ -279,6 +280,57 @@ async def test_erasing_a_young_person_takes_their_messages_out_of_the_rolled_up_
     assert_same(rolled, raw)
     # Lee and Ali's answer to Lee are gone from the figures as from the messages.
     assert message_figures(rolled) == (3, 1, (1, 2), 3, {"Ali": (2, 1), "Jo": (2, 2)})
+
+
+# Job runs for the wellbeing scores: before any; on 15 October (Sam's first two responses); inside the period
+# (the page then reads the responses: the rollup does not reach its end); and after the period, twice.
+SCORES_RUNS = (utc(2026, 9, 1), utc(2026, 10, 15), utc(2026, 11, 9, 12, 0), utc(2026, 11, 16, 0, 5), utc(2026, 12, 20))
+
+
+async def scores(world: World) -> list[tuple[object, ...]]:
+    async with world.db() as session:
+        rows = await session.execute(
+            select(WellbeingScore.key, WellbeingScore.completed_at, WellbeingScore.value, WellbeingScore.prev_value,
+                   WellbeingScore.prev_at, WellbeingScore.next_at).order_by(WellbeingScore.key, WellbeingScore.completed_at)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_wellbeing_scores_from_the_rollup_are_the_raw_scores_wherever_the_watermark_falls(world: World) -> None:
+    people = await test_engagement.scores_world(world)
+    jo, ali = people["jo"], people["ali"]
+    scopes = (Scope(), Scope(ScopeKind.WORKER, jo.id), Scope(ScopeKind.WORKER, ali.id), Scope(ScopeKind.TEAM, ali.id))  # type: ignore[attr-defined]
+    page_at = utc(2026, 12, 21)
+    for run in SCORES_RUNS:
+        await build_to(world, run)
+        for now in (test_engagement.NOW, page_at):
+            for scope in scopes:
+                rolled, raw = await both(world, test_engagement.FIRST, test_engagement.LAST, now, scope)
+                assert_same(rolled, raw)
+    # Built over three runs (the middle one over two spans), each score knows the ones either side of it, as in one go:
+    # mood 5 (1 Oct), 3 (20 Oct), 2 (3 Nov), 4 (10 Nov); sleep 1 (10 Oct), 3 (10 Nov). The 10 October response's
+    # mood was no score, so it is no link in the chain.
+    oct1, oct10, oct20, nov3, nov10 = utc(2026, 10, 1, 12), utc(2026, 10, 10, 12), utc(2026, 10, 20, 12), utc(2026, 11, 3, 12), utc(2026, 11, 10, 12)
+    assert await scores(world) == [
+        ("mood", oct1, 5, None, None, oct20), ("mood", oct20, 3, 5, oct1, nov3), ("mood", nov3, 2, 3, oct20, nov10),
+        ("mood", nov10, 4, 2, nov3, None), ("sleep", oct10, 1, None, None, nov10), ("sleep", nov10, 3, 1, oct10, None),
+    ]
+    # And the page read from them gives the figures worked out by hand.
+    await test_engagement.check_scores(world, people, page_at)
+
+
+async def test_erasing_a_young_person_takes_their_rolled_up_scores_with_them(world: World) -> None:
+    people = await test_engagement.scores_world(world)
+    await build_to(world, utc(2026, 12, 20))
+    async with world.db() as session:
+        sam = await session.get(YoungPerson, people["sam"].id)  # type: ignore[attr-defined]
+        assert sam is not None
+        await do_erase_young_person(session, utc(2026, 12, 20), sam, mode="delete", via="test")
+        await session.commit()
+    assert await scores(world) == []
+    rolled, raw = await both(world, test_engagement.FIRST, test_engagement.LAST, utc(2026, 12, 21), Scope())
+    assert_same(rolled, raw)
+    assert rolled.figures()["wellbeing.feelings.mood.average"].value is None
 
 
 async def test_groups_computed_side_by_side_give_the_figures_computed_one_after_another(world: World) -> None:

@@ -1,8 +1,9 @@
-"""The dashboard rollup job: reply waits and weekly message counts worked out once from the stored messages, up to a watermark.
+"""The dashboard rollup job: reply waits, weekly message counts and wellbeing scores worked out once from the stored rows, up to a watermark.
 
 Each run carries reply_waits forward from the last watermark to a few minutes before now, a span at a
 time: the waits that began in the span (as responsiveness.wait_ctes defines them), and the first staff
-reply for waits still open. It adds the messages since its last watermark to message_weeks the same way.
+reply for waits still open. It adds the messages since its last watermark to message_weeks the same way,
+and the scores of the wellbeing responses completed since its last watermark to wellbeing_scores.
 The page reads the rollup before the watermark and the raw messages after it, so its figures are the raw
 queries' figures (tests/indicators/test_rollup.py holds the two together).
 """
@@ -21,9 +22,9 @@ from bot.scheduler import JobContext, Outcome, do_schedule_job, done
 from bot.services.indicators.message_weeks import DAYS, days_cte
 from bot.services.indicators.period import working_basis
 from bot.services.indicators.responsiveness import on_segment, verdicts, wait_ctes
-from bot.services.indicators.sql import segments_cte, ts_literal, utc_day_sql
-from models import Job, JobState, Message, MessageWeek, ReplyWait, RollupMark
-from models.rollup import MESSAGE_WEEKS, REPLY_WAITS
+from bot.services.indicators.sql import json_pairs, segments_cte, ts_literal, utc_day_sql
+from models import Job, JobState, Message, MessageWeek, ReplyWait, RollupMark, WellbeingResponse, WellbeingScore
+from models.rollup import MESSAGE_WEEKS, REPLY_WAITS, WELLBEING_SCORES
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,12 @@ class Built:
     start: datetime | None  # the watermark before this run (None: nothing was built)
     end: datetime  # the watermark now
     spans: int  # spans worked through
-    waits: int  # rows added (waits, or message weeks written)
+    waits: int  # rows added (waits, message weeks written, or scores)
 
 
-async def _mark(session: AsyncSession, name: str, basis: str, table: type[ReplyWait] | type[MessageWeek]) -> RollupMark | None:
+async def _mark(
+    session: AsyncSession, name: str, basis: str, table: type[ReplyWait] | type[MessageWeek] | type[WellbeingScore],
+) -> RollupMark | None:
     """Return a rollup's watermark; if it was built on another basis (time zone, working week), empty it and return None."""
     mark = await session.get(RollupMark, name)
     if mark is not None and mark.basis != basis:
@@ -163,6 +166,72 @@ async def build_message_weeks(session: AsyncSession, now: datetime, tz: ZoneInfo
     return Built(start, built_to, spans, rows)
 
 
+async def build_wellbeing_scores(session: AsyncSession, now: datetime, *, max_spans: int | None = None) -> Built:
+    """Add the scores of wellbeing responses completed since the last watermark to wellbeing_scores, up to LAG before now.
+
+    Each score gets the young person's score of that key before it, and the one before it learns when this one
+    came. The caller commits; running it again changes nothing.
+    """
+    dialect = session.bind.dialect.name
+    target = now - LAG
+    mark = await _mark(session, WELLBEING_SCORES, "", WellbeingScore)
+    start = mark.built_to if mark is not None else None
+    if start is not None and start >= target:
+        return Built(start, start, 0, 0)
+    cursor = start if start is not None else await session.scalar(select(func.min(WellbeingResponse.completed_at)))
+    pairs, number = json_pairs(dialect, "r.scores")
+    same = (
+        "{a}.young_person_id = wellbeing_scores.young_person_id AND {a}.questionnaire = wellbeing_scores.questionnaire "
+        "AND {a}.key = wellbeing_scores.key"
+    )
+    # A young person's scores of a key are looked up by their index: SQLite would otherwise take the primary key
+    # (the questionnaire, then the time) and read every score before, for each one.
+    by_person = " INDEXED BY ix_wellbeing_scores_young_person" if dialect == "sqlite" else ""
+    spans = rows = 0
+    while cursor is not None and cursor < target and (max_spans is None or spans < max_spans):
+        end = min(cursor + SPAN, target)
+        low, high = ts_literal(dialect, cursor), ts_literal(dialect, end)
+        in_span = f"completed_at >= {low} AND completed_at < {high}"
+        # Nothing should be in the span yet; clearing it first makes a rerun after a half-finished one exact.
+        await session.execute(delete(WellbeingScore).where(WellbeingScore.completed_at >= cursor, WellbeingScore.completed_at < end))
+        # The span's scores in order of completion (a score that is not a number is no score, as on the page).
+        result = await session.execute(text(
+            "INSERT INTO wellbeing_scores (questionnaire, completed_at, response_id, key, young_person_id, value, prev_value, prev_at, next_at) "
+            "SELECT q, t, rid, k, yp, v, LAG(v) OVER w, LAG(t) OVER w, LEAD(t) OVER w FROM ("
+            f"SELECT r.questionnaire AS q, r.completed_at AS t, r.id AS rid, je.key AS k, r.young_person_id AS yp, {number} AS v "
+            f"FROM wellbeing_responses r {pairs} WHERE r.{in_span}) AS a "
+            "WHERE v IS NOT NULL WINDOW w AS (PARTITION BY yp, q, k ORDER BY t, rid)"
+        ))
+        added = result.rowcount  # type: ignore[attr-defined]
+        rows += max(added or 0, 0)
+        # Most runs find no new score and need not read the table twice (-1: the driver cannot tell, so link them).
+        if added:
+            # Each young person's first score of a key in the span: the one before it is their last one stored before.
+            before = (
+                f"(SELECT p.{{column}} FROM wellbeing_scores AS p{by_person} WHERE " + same.format(a="p") + f" AND p.completed_at < {low} "
+                "ORDER BY p.completed_at DESC, p.response_id DESC LIMIT 1)"
+            )
+            await session.execute(text(
+                f"UPDATE wellbeing_scores SET prev_value = {before.format(column='value')}, prev_at = {before.format(column='completed_at')} "
+                f"WHERE {in_span} AND prev_at IS NULL"
+            ))
+            # ... and that last one learns when the next came.
+            await session.execute(text(
+                f"UPDATE wellbeing_scores SET next_at = (SELECT MIN(n.completed_at) FROM wellbeing_scores AS n{by_person} WHERE "
+                + same.format(a="n") + f" AND n.completed_at >= {low} AND n.completed_at < {high}) "
+                f"WHERE next_at IS NULL AND completed_at < {low} AND (young_person_id, questionnaire, key) IN "
+                f"(SELECT young_person_id, questionnaire, key FROM wellbeing_scores WHERE {in_span} AND prev_at < {low})"
+            ))
+        spans, cursor = spans + 1, end
+    built_to = cursor if cursor is not None and cursor < target else target
+    if mark is None:
+        session.add(RollupMark(name=WELLBEING_SCORES, built_to=built_to, built_at=now, basis=""))
+    else:
+        mark.built_to, mark.built_at = built_to, now
+    await session.flush()
+    return Built(start, built_to, spans, rows)
+
+
 async def _has_statistics(session: AsyncSession, table: str) -> bool:
     """Whether SQLite's ANALYZE has been run on this table (sqlite_stat1 exists only once it was run on any)."""
     if not await session.scalar(text("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
@@ -207,8 +276,12 @@ async def run_rollup(ctx: JobContext) -> Outcome:
         )
     built = await build_reply_waits(ctx.session, ctx.now, ctx.rt.settings.tz, max_spans=JOB_SPANS)
     counted = await build_message_weeks(ctx.session, ctx.now, ctx.rt.settings.tz, max_spans=JOB_SPANS)
+    scored = await build_wellbeing_scores(ctx.session, ctx.now, max_spans=JOB_SPANS)
     log.info(
-        "dashboard rollup: %s waits added over %s spans, built to %s; message weeks built to %s",
-        built.waits, built.spans, built.end.isoformat(), counted.end.isoformat(),
+        "dashboard rollup: %s waits added over %s spans, built to %s; message weeks built to %s; wellbeing scores built to %s",
+        built.waits, built.spans, built.end.isoformat(), counted.end.isoformat(), scored.end.isoformat(),
     )
-    return done(f"built to {built.end.isoformat()}: {built.waits} waits; message weeks to {counted.end.isoformat()}")
+    return done(
+        f"built to {built.end.isoformat()}: {built.waits} waits; message weeks to {counted.end.isoformat()}; "
+        f"wellbeing scores to {scored.end.isoformat()}"
+    )

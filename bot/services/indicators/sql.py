@@ -57,6 +57,13 @@ def utc_day_sql(dialect: str, column: str) -> str:
     return f"substr({column}, 1, 10)" if dialect == "sqlite" else f"CAST(({column} AT TIME ZONE 'UTC') AS DATE)"
 
 
+def json_pairs(dialect: str, column: str) -> tuple[str, str]:
+    """(a join giving each key and value of a JSON object column as je.key, je.value; that value as a number)."""
+    if dialect == "sqlite":
+        return f"JOIN json_each({column}) AS je", "CAST(je.value AS REAL)"
+    return f"CROSS JOIN LATERAL json_each_text({column}) AS je(key, value)", "CAST(je.value AS DOUBLE PRECISION)"
+
+
 def _by_condition(fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[tuple[int, str, list[int]]]:
     """Percentiles asked for as (condition, fraction), grouped by condition: (n, condition, their positions in fractions)."""
     conditions = dict.fromkeys(c for c, _ in fractions)

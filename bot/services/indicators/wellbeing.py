@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.services.indicators.figures import PREVIOUS, TOTAL, Figure, Group, figure
 from bot.services.indicators.period import ScopeKind
-from bot.services.indicators.sql import Ctx
+from bot.services.indicators.sql import Ctx, json_pairs
 from bot.services.questionnaire import Questionnaire, questionnaires
+from models.rollup import WELLBEING_SCORES
 
 VOICE = "listened"  # the 'Did you feel listened to?' question is reported under the young person's voice
 
@@ -35,38 +36,66 @@ def _last_response(ctx: Ctx, questionnaire: str) -> str:
     )
 
 
-async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
-    """Summarise every score of one questionnaire in one query: window functions, no per-row lookups."""
-    scores = questionnaire.scores
-    # Each response is read (and its JSON parsed) once, one row per score in it.
-    keys = [ctx.json_key(s.id) for s in scores]
-    k = "CASE je.key " + " ".join(f"WHEN '{key}' THEN {i}" for i, key in enumerate(keys)) + " END"
-    if ctx.dialect == "sqlite":
-        pairs, number = "JOIN json_each(r.scores) AS je", "CAST(je.value AS REAL)"
-    else:
-        pairs, number = "CROSS JOIN LATERAL json_each_text(r.scores) AS je(key, value)", "CAST(je.value AS DOUBLE PRECISION)"
+def _key_index(keys: list[str], column: str) -> str:
+    """SQL numbering a score's key by its place in the questionnaire."""
+    return f"CASE {column} " + " ".join(f"WHEN '{key}' THEN {i}" for i, key in enumerate(keys)) + " END"
+
+
+def _raw_scores(ctx: Ctx, questionnaire: Questionnaire, keys: list[str], service: bool) -> list[str]:
+    """CTEs ending in s(k, yp, t, rid, v, prev_v[, prev_t, next_t, wg]): the period's scores, worked out from the responses.
+
+    prev_v: the score before this one. For a young person's first score in a window, that is their
+    last score before the window (their baseline); with none, the first score is its own baseline.
+    Each response is read (and its JSON parsed) once, one row per score in it. Only the scores since the
+    previous period began are read in order (narrow rows: the sort carries no JSON); only for each young
+    person's first one there is the baseline joined, and a key their last response lacks looked up (the last
+    before that, by index).
+    """
+    pairs, number = json_pairs(ctx.dialect, "r.scores")
     each = (
-        f"SELECT {k} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {number} AS v "
+        f"SELECT {_key_index(keys, 'je.key')} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {number} AS v "
         f"FROM wellbeing_responses r {pairs} WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
         f"AND r.completed_at >= {ctx.ts(ctx.period.previous_start)} AND r.completed_at < {ctx.ts(ctx.period.end)} "
         f"AND je.key IN ({', '.join(repr(key) for key in keys)})"
     )
-    # prev_v: the score before this one. For a young person's first score in a window, that is their
-    # last score before the window (their baseline); with none, the first score is its own baseline.
-    # Only the scores since the previous period began are read in order (narrow rows: the sort carries no
-    # JSON); only for each young person's first one there is the baseline joined, and a key their last
-    # response lacks looked up (the last before that, by index).
     before = "CASE s0.k " + " ".join(
         f"WHEN {i} THEN COALESCE({ctx.json_num('l.scores', key)}, {_last_before(ctx, questionnaire.id, key)})" for i, key in enumerate(keys)
     ) + " END"
     order = "PARTITION BY k, yp ORDER BY t, rid"
-    service = ctx.scope.kind == ScopeKind.SERVICE
     # Every score counts for the whole service: a score is a young person's first in a window when the one
     # before it (in time) is before the window, and their last when the one after it is after; so one pass in
     # order does, and each score joins its windows by its week (no sort per window).
     spans = f", LAG(t) OVER ({order}) AS prev_t, LEAD(t) OVER ({order}) AS next_t, {ctx.week_of('t')} AS wg" if service else ""
-    s0 = f"s0 AS MATERIALIZED (SELECT k, yp, t, rid, v, LAG(v) OVER ({order}) AS lag_v{spans} FROM ({each}) AS a WHERE a.v IS NOT NULL)"
-    s = f"s AS MATERIALIZED (SELECT s0.*, COALESCE(s0.lag_v, {before}) AS prev_v FROM s0 LEFT JOIN baseline l ON l.yp = s0.yp AND s0.lag_v IS NULL)"
+    return [
+        _last_response(ctx, questionnaire.id),
+        f"s0 AS MATERIALIZED (SELECT k, yp, t, rid, v, LAG(v) OVER ({order}) AS lag_v{spans} FROM ({each}) AS a WHERE a.v IS NOT NULL)",
+        f"s AS MATERIALIZED (SELECT s0.*, COALESCE(s0.lag_v, {before}) AS prev_v FROM s0 LEFT JOIN baseline l ON l.yp = s0.yp AND s0.lag_v IS NULL)",
+    ]
+
+
+def _rolled_scores(ctx: Ctx, questionnaire: Questionnaire, keys: list[str], service: bool) -> list[str]:
+    """The same s as _raw_scores, read from wellbeing_scores: for a period that ends before the rollup's watermark.
+
+    Every score of the period is rolled up, each with the one before it and (when it came before the watermark)
+    the one after it: what _raw_scores works out, read instead. A next score after the watermark is after every window.
+    """
+    week = f", {ctx.week_of('w.completed_at')} AS wg" if service else ""
+    return [
+        f"s AS MATERIALIZED (SELECT {_key_index(keys, 'w.key')} AS k, w.young_person_id AS yp, w.completed_at AS t, "
+        f"w.response_id AS rid, w.value AS v, w.prev_value AS prev_v, w.prev_at AS prev_t, w.next_at AS next_t{week} "
+        f"FROM wellbeing_scores w WHERE w.questionnaire = '{questionnaire.id}' AND w.completed_at >= {ctx.ts(ctx.period.previous_start)} "
+        f"AND w.completed_at < {ctx.ts(ctx.period.end)} AND w.key IN ({', '.join(repr(key) for key in keys)}))"
+    ]
+
+
+async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]:
+    """Summarise every score of one questionnaire in one query: window functions (or the rollup), no per-row lookups."""
+    scores = questionnaire.scores
+    keys = [ctx.json_key(s.id) for s in scores]
+    service = ctx.scope.kind == ScopeKind.SERVICE
+    mark = await ctx.rollup_mark(WELLBEING_SCORES)
+    rolled = mark is not None and mark[0] >= ctx.period.end
+    ctes = (_rolled_scores if rolled else _raw_scores)(ctx, questionnaire, keys, service)
     if service:
         on = "grp.wg = s.wg" if ctx.windows() == "gmap" else ctx.in_group("s.t")
         x = (
@@ -92,7 +121,7 @@ async def _questionnaire(ctx: Ctx, questionnaire: Questionnaire) -> list[Figure]
         for i, score in enumerate(scores)
     )
     rows = await ctx.rows(
-        f"{ctx.with_(_last_response(ctx, questionnaire.id), s0, s, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
+        f"{ctx.with_(*ctes, x, ends)} SELECT k, g, SUM(total) / SUM(n), AVG(last_v - base_v), SUM(CASE k {worse} END), COUNT(*) "
         "FROM ends GROUP BY k, g"
     )
     found: dict[tuple[int, int], tuple[float, float, float]] = {

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 15:54:38.112327
+Create Date: 2026-12-01 21:40:44.073641
 """
 
 from __future__ import annotations
@@ -465,9 +465,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_wellbeing_responses'))
     )
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_wellbeing_responses_completed', ['completed_at'], unique=False)
         batch_op.create_index('ix_wellbeing_responses_questionnaire_completed', ['questionnaire', 'completed_at'], unique=False)
         batch_op.create_index('ix_wellbeing_responses_young_person_completed', ['young_person_id', 'questionnaire', 'completed_at'], unique=False)
         batch_op.create_index('ix_wellbeing_responses_young_person_started', ['young_person_id', 'started_at'], unique=False)
+
+    op.create_table('wellbeing_scores',
+    sa.Column('questionnaire', sa.String(length=32), nullable=False),
+    sa.Column('completed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('response_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('young_person_id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
+    sa.Column('prev_value', sa.Float(), nullable=True),
+    sa.Column('prev_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_wellbeing_scores_young_person_id_young_people'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('questionnaire', 'completed_at', 'response_id', 'key', name=op.f('pk_wellbeing_scores')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('wellbeing_scores', schema=None) as batch_op:
+        batch_op.create_index('ix_wellbeing_scores_young_person', ['young_person_id', 'questionnaire', 'key', 'completed_at'], unique=False)
 
     op.create_table('alerts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -606,10 +624,15 @@ def downgrade() -> None:
         batch_op.drop_index('ix_alerts_open')
 
     op.drop_table('alerts')
+    with op.batch_alter_table('wellbeing_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_wellbeing_scores_young_person')
+
+    op.drop_table('wellbeing_scores')
     with op.batch_alter_table('wellbeing_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_wellbeing_responses_young_person_started')
         batch_op.drop_index('ix_wellbeing_responses_young_person_completed')
         batch_op.drop_index('ix_wellbeing_responses_questionnaire_completed')
+        batch_op.drop_index('ix_wellbeing_responses_completed')
 
     op.drop_table('wellbeing_responses')
     op.drop_table('wellbeing_plans')
