@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from rich.console import Console
 from sqlalchemy import delete
 from rich.table import Table as RichTable
+from starlette.templating import Jinja2Templates
 
 from bench.dashboard_seed import NOW, seed_postgres, seed_sqlite
 from bench.seed import private_postgres_async
@@ -45,9 +46,11 @@ from models.migrate import upgrade
 console = Console(stderr=True)
 
 
-def render(settings: Settings, board, tables, shown) -> str:  # type: ignore[no-untyped-def]
-    """Render the page's template as the route does (a stand-in request: the page needs only its path)."""
-    templates = build_templates(settings.tz)
+def render(templates: Jinja2Templates, board, tables, shown) -> str:  # type: ignore[no-untyped-def]
+    """Render the page's template as the route does (a stand-in request: the page needs only its path).
+
+    templates: built once, as the service builds them at start-up (compiling the templates is not part of a page).
+    """
     request = SimpleNamespace(
         state=SimpleNamespace(staff=SimpleNamespace(role="manager", display_name="Priya"), csrf_token="x"),
         url=SimpleNamespace(path="/dashboard", query=""), app=SimpleNamespace(state=SimpleNamespace()),
@@ -115,9 +118,11 @@ async def measure(url: str, settings: Settings, runs: int, *, page_only: bool = 
             if not page_only:
                 results["tables (workers, teams)"] = await timed(runs, lambda: compute_dashboard(session, period, service, NOW, ("none",), tables=True))
 
+            templates = build_templates(settings.tz)
+
             async def page(scope: Scope, only: int | None = None) -> str:
                 board = await compute_dashboard(session, period, scope, NOW, tables=True, own=only)
-                return render(settings, board, board.tables, show_dashboard(board, board.tables))
+                return render(templates, board, board.tables, show_dashboard(board, board.tables))
 
             cpu = time.process_time()
             results["whole page, service"] = await timed(runs, lambda: page(service))
