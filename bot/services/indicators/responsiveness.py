@@ -136,7 +136,7 @@ async def compute(ctx: Ctx) -> Group:
     """Work out median and 90th percentile waits, overall and in working hours, and the share answered in a working day."""
     counts = ("COUNT(*)", "SUM(CASE WHEN v IS NULL THEN 1 ELSE 0 END)", "COUNT(on_time)", "SUM(on_time)")
     fractions = (("1 = 1", MEDIAN), ("1 = 1", P90), ("working = 1", MEDIAN), ("working = 1", P90))
-    if ctx.dialect == "sqlite" and ctx.scope.kind == ScopeKind.SERVICE:  # every wait counts: read the table by its week
+    if ctx.scope.kind == ScopeKind.SERVICE:  # every wait counts: read the table by its week
         summed = await ctx.week_summary(await waits_table(ctx), counts, fractions)
     else:
         summed = await ctx.summary(await rows(ctx), counts, fractions)

@@ -70,6 +70,13 @@ def _by_condition(fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[tupl
     return [(n, c, [i for i, (d, _) in enumerate(fractions) if d == c]) for n, c in enumerate(conditions)]
 
 
+def _picked(out: list[dict[int, float | None]], g: int, values: Sequence[Any]) -> None:
+    """Put percentile_cont's values for group g into out (one dict per fraction), rounded; NULL (no rows) leaves none."""
+    for i, value in enumerate(values):
+        if value is not None:
+            out[i][g] = round(float(value), 3)
+
+
 class Ctx:
     """One dashboard computation: the session, period, scope and the SQL pieces that depend on the dialect."""
 
@@ -347,36 +354,42 @@ class Ctx:
         for row in await self.rows(f"SELECT g, {', '.join([*counts, *aggregates])} FROM ({inner}) AS r GROUP BY g"):
             for i in range(len(counts)):
                 found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
-            for i in range(len(fractions)):
-                value = row[1 + len(counts) + i]
-                if value is not None:
-                    out[i][int(row[0])] = round(float(value), 3)
+            _picked(out, int(row[0]), row[1 + len(counts):])
         return found, out
 
     async def week_summary(
         self, table: str, counts: Sequence[str], fractions: Sequence[tuple[str, tuple[int, int]]],
     ) -> tuple[list[dict[int, float | None]], list[dict[int, float | None]]]:
-        """SQLite, the whole service: summary() of a table with each row's week in wg (PREVIOUS before the period,
-        NULL outside both), read in place: no copy of the rows joined to their windows, where each row of the
-        period would be copied twice (its week and the whole period).
+        """The whole service: summary() of a table with each row's week in wg (PREVIOUS before the period, NULL
+        outside both), read in place: no copy of the rows joined to their windows, where each row of the period
+        would be copied twice (its week and the whole period).
 
-        The counts (COUNT and SUM only) are added up by week and the period's weeks summed into TOTAL; each
-        condition's percentiles are read by position along two partial indexes of the table: (wg, v) for the
-        weeks and the previous period, (v, wg) for the period as a whole.
+        The counts (COUNT and SUM only) are added up by week and the period's weeks summed into TOTAL. On
+        PostgreSQL the percentiles are ordered-set aggregates by week (in the same pass as the counts) and over
+        the period's rows; on SQLite each condition's are read by position along two partial indexes of the
+        table: (wg, v) for the weeks and the previous period, (v, wg) for the period as a whole.
         """
         found = [self.zeros() for _ in counts]
+        out: list[dict[int, float | None]] = [{} for _ in fractions]
+        aggregates = [
+            f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
+            for condition, (num, den) in fractions
+        ] if self.dialect == "postgresql" else []
         total: list[list[float | None]] = [[] for _ in counts]
-        for row in await self.rows(f"SELECT wg, {', '.join(counts)} FROM {table} WHERE wg IS NOT NULL GROUP BY wg"):
+        for row in await self.rows(f"SELECT wg, {', '.join([*counts, *aggregates])} FROM {table} WHERE wg IS NOT NULL GROUP BY wg"):
             for i in range(len(counts)):
                 value = None if row[1 + i] is None else float(row[1 + i])
                 found[i][int(row[0])] = value
                 if int(row[0]) != PREVIOUS:
                     total[i].append(value)
+            _picked(out, int(row[0]), row[1 + len(counts):])
         for i, values in enumerate(total):
             if values:  # as SUM over the period's rows: NULL only when every week's is
                 known = [v for v in values if v is not None]
                 found[i][TOTAL] = sum(known) if known else None
-        out: list[dict[int, float | None]] = [{} for _ in fractions]
+        if aggregates:
+            _picked(out, TOTAL, (await self.rows(f"SELECT {', '.join(aggregates)} FROM {table} WHERE wg >= 0"))[0])
+            return found, out
         for n, condition, picked in _by_condition(fractions):
             wanted = [fractions[i][1] for i in picked]
             # "+wg": SQLite would otherwise read the period's values along the weeks' index (a range of wg) and
@@ -396,9 +409,7 @@ class Ctx:
             aggregates = ", ".join(f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v)" for num, den in fractions)
             found: list[dict[int, float | None]] = [{} for _ in fractions]
             for row in await self.rows(f"SELECT g, {aggregates} FROM ({inner}) AS pi WHERE v IS NOT NULL GROUP BY g"):
-                for i in range(len(fractions)):
-                    if row[1 + i] is not None:
-                        found[i][int(row[0])] = round(float(row[1 + i]), 3)
+                _picked(found, int(row[0]), row[1:])
             return found
         # SQLite: the values sorted once by an index on (g, v); each percentile's neighbours are then read by
         # position (LIMIT 1 OFFSET k walks the index), rather than numbering every row with window functions.
