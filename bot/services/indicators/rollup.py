@@ -155,9 +155,8 @@ async def build_message_weeks(session: AsyncSession, now: datetime, tz: ZoneInfo
         rows += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
         spans, cursor = spans + 1, end
     built_to = cursor if cursor is not None and cursor < target else target
-    if dialect == "sqlite" and rows and not await _has_statistics(session, "message_weeks"):
-        # Once, after the first counts: SQLite's planner needs the table's statistics to read it by week.
-        await session.execute(text("ANALYZE message_weeks"))
+    if rows:
+        await _analyse_once(session, "message_weeks")  # to read it by week
     if mark is None:
         session.add(RollupMark(name=MESSAGE_WEEKS, built_to=built_to, built_at=now, basis=tz.key))
     else:
@@ -224,12 +223,20 @@ async def build_wellbeing_scores(session: AsyncSession, now: datetime, *, max_sp
             ))
         spans, cursor = spans + 1, end
     built_to = cursor if cursor is not None and cursor < target else target
+    if rows:
+        await _analyse_once(session, "wellbeing_scores")  # to join a worker's or a team's young people to it by index
     if mark is None:
         session.add(RollupMark(name=WELLBEING_SCORES, built_to=built_to, built_at=now, basis=""))
     else:
         mark.built_to, mark.built_at = built_to, now
     await session.flush()
     return Built(start, built_to, spans, rows)
+
+
+async def _analyse_once(session: AsyncSession, table: str) -> None:
+    """SQLite, once after a rollup's first rows: its planner needs the table's statistics to choose its plans well."""
+    if session.bind.dialect.name == "sqlite" and not await _has_statistics(session, table):
+        await session.execute(text(f"ANALYZE {table}"))
 
 
 async def _has_statistics(session: AsyncSession, table: str) -> bool:
