@@ -70,6 +70,20 @@ def _by_condition(fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[tupl
     return [(n, c, [i for i, (d, _) in enumerate(fractions) if d == c]) for n, c in enumerate(conditions)]
 
 
+def filed(found: list[dict[int, float | None]], g: int, values: Sequence[Any]) -> None:
+    """Put one group's values (counts, sums: one per dict of found) into found, as floats (NULL as None)."""
+    for i, value in enumerate(values):
+        found[i][g] = None if value is None else float(value)
+
+
+def _filtered_percentiles(fractions: Sequence[tuple[str, tuple[int, int]]]) -> list[str]:
+    """PostgreSQL: percentile_cont of v for each (condition, fraction), over the rows meeting the condition."""
+    return [
+        f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
+        for condition, (num, den) in fractions
+    ]
+
+
 def _picked(out: list[dict[int, float | None]], g: int, values: Sequence[Any]) -> None:
     """Put percentile_cont's values for group g into out (one dict per fraction), rounded; NULL (no rows) leaves none."""
     for i, value in enumerate(values):
@@ -309,9 +323,7 @@ class Ctx:
         """Run a query returning (g, value, value...) rows: one dict by group per value column."""
         found = [self.zeros() for _ in range(columns)]
         for row in await self.rows(sql):
-            for i in range(columns):
-                value = row[1 + i]
-                found[i][int(row[0])] = None if value is None else float(value)
+            filed(found, int(row[0]), row[1:1 + columns])
         return found
 
     async def summary(
@@ -332,8 +344,7 @@ class Ctx:
             try:
                 found = [blank() for _ in counts]
                 for row in await self.rows(f"SELECT g, {', '.join(counts)} FROM {base} GROUP BY g"):
-                    for i in range(len(counts)):
-                        found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+                    filed(found, int(row[0]), row[1:])
                 out: list[dict[int, float | None]] = [{} for _ in fractions]
                 for n, condition, picked in _by_condition(fractions):
                     # A partial index of the rows themselves for each condition: no copy of them to sort.
@@ -345,15 +356,11 @@ class Ctx:
             finally:
                 await self.session.execute(text(f"DROP TABLE IF EXISTS {base}"))
             return found, out
-        aggregates = [
-            f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
-            for condition, (num, den) in fractions
-        ]
+        aggregates = _filtered_percentiles(fractions)
         found = [blank() for _ in counts]
         out = [{} for _ in fractions]
         for row in await self.rows(f"SELECT g, {', '.join([*counts, *aggregates])} FROM ({inner}) AS r GROUP BY g"):
-            for i in range(len(counts)):
-                found[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+            filed(found, int(row[0]), row[1:1 + len(counts)])
             _picked(out, int(row[0]), row[1 + len(counts):])
         return found, out
 
@@ -371,17 +378,13 @@ class Ctx:
         """
         found = [self.zeros() for _ in counts]
         out: list[dict[int, float | None]] = [{} for _ in fractions]
-        aggregates = [
-            f"percentile_cont({num / den!r}) WITHIN GROUP (ORDER BY v) FILTER (WHERE v IS NOT NULL AND {condition})"
-            for condition, (num, den) in fractions
-        ] if self.dialect == "postgresql" else []
+        aggregates = _filtered_percentiles(fractions) if self.dialect == "postgresql" else []
         total: list[list[float | None]] = [[] for _ in counts]
         for row in await self.rows(f"SELECT wg, {', '.join([*counts, *aggregates])} FROM {table} WHERE wg IS NOT NULL GROUP BY wg"):
-            for i in range(len(counts)):
-                value = None if row[1 + i] is None else float(row[1 + i])
-                found[i][int(row[0])] = value
-                if int(row[0]) != PREVIOUS:
-                    total[i].append(value)
+            filed(found, int(row[0]), row[1:1 + len(counts)])
+            if int(row[0]) != PREVIOUS:
+                for i in range(len(counts)):
+                    total[i].append(found[i][int(row[0])])
             _picked(out, int(row[0]), row[1 + len(counts):])
         for i, values in enumerate(total):
             if values:  # as SUM over the period's rows: NULL only when every week's is

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.services.indicators import message_weeks, responsiveness
 from bot.services.indicators.figures import TOTAL
-from bot.services.indicators.sql import MEDIAN, Ctx
+from bot.services.indicators.sql import MEDIAN, Ctx, filed
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,7 @@ def _pct(top: float | None, bottom: float | None) -> float | None:
 async def _keyed(ctx: Ctx, sql: str, columns: int) -> list[dict[int, float | None]]:
     out: list[dict[int, float | None]] = [{} for _ in range(columns)]
     for row in await ctx.rows(sql):
-        for i in range(columns):
-            out[i][int(row[0])] = None if row[1 + i] is None else float(row[1 + i])
+        filed(out, int(row[0]), row[1:1 + columns])
     return out
 
 
