@@ -112,11 +112,7 @@ async def build_reply_waits(session: AsyncSession, now: datetime, tz: ZoneInfo, 
             f"on_time = ({judged.format(_flag(dialect, f'({reply_waits_on_time}) = 1'))}) "
             "WHERE seconds IS NULL AND replied_at IS NOT NULL"
         ))
-    if mark is None:
-        session.add(RollupMark(name=REPLY_WAITS, built_to=built_to, built_at=now, basis=basis))
-    else:
-        mark.built_to, mark.built_at = built_to, now
-    await session.flush()
+    await _advance(session, mark, REPLY_WAITS, basis, built_to, now)
     return Built(start, built_to, spans, added)
 
 
@@ -157,11 +153,7 @@ async def build_message_weeks(session: AsyncSession, now: datetime, tz: ZoneInfo
     built_to = cursor if cursor is not None and cursor < target else target
     if rows:
         await _analyse_once(session, "message_weeks")  # to read it by week
-    if mark is None:
-        session.add(RollupMark(name=MESSAGE_WEEKS, built_to=built_to, built_at=now, basis=tz.key))
-    else:
-        mark.built_to, mark.built_at = built_to, now
-    await session.flush()
+    await _advance(session, mark, MESSAGE_WEEKS, tz.key, built_to, now)
     return Built(start, built_to, spans, rows)
 
 
@@ -225,12 +217,17 @@ async def build_wellbeing_scores(session: AsyncSession, now: datetime, *, max_sp
     built_to = cursor if cursor is not None and cursor < target else target
     if rows:
         await _analyse_once(session, "wellbeing_scores")  # to join a worker's or a team's young people to it by index
+    await _advance(session, mark, WELLBEING_SCORES, "", built_to, now)
+    return Built(start, built_to, spans, rows)
+
+
+async def _advance(session: AsyncSession, mark: RollupMark | None, name: str, basis: str, built_to: datetime, now: datetime) -> None:
+    """Move a rollup's watermark to built_to (making it, the first time), noting when the job ran."""
     if mark is None:
-        session.add(RollupMark(name=WELLBEING_SCORES, built_to=built_to, built_at=now, basis=""))
+        session.add(RollupMark(name=name, built_to=built_to, built_at=now, basis=basis))
     else:
         mark.built_to, mark.built_at = built_to, now
     await session.flush()
-    return Built(start, built_to, spans, rows)
 
 
 async def _analyse_once(session: AsyncSession, table: str) -> None:

@@ -41,6 +41,11 @@ def _key_index(keys: list[str], column: str) -> str:
     return f"CASE {column} " + " ".join(f"WHEN '{key}' THEN {i}" for i, key in enumerate(keys)) + " END"
 
 
+def _key_list(keys: list[str]) -> str:
+    """The questionnaire's keys as an SQL list (plain identifiers: Ctx.json_key checked them)."""
+    return ", ".join(f"'{key}'" for key in keys)
+
+
 def _raw_scores(ctx: Ctx, questionnaire: Questionnaire, keys: list[str], service: bool) -> list[str]:
     """CTEs ending in s(k, yp, t, rid, v, prev_v[, prev_t, next_t, wg]): the period's scores, worked out from the responses.
 
@@ -56,7 +61,7 @@ def _raw_scores(ctx: Ctx, questionnaire: Questionnaire, keys: list[str], service
         f"SELECT {_key_index(keys, 'je.key')} AS k, r.young_person_id AS yp, r.completed_at AS t, r.id AS rid, {number} AS v "
         f"FROM wellbeing_responses r {pairs} WHERE r.questionnaire = '{questionnaire.id}' AND r.completed_at IS NOT NULL "
         f"AND r.completed_at >= {ctx.ts(ctx.period.previous_start)} AND r.completed_at < {ctx.ts(ctx.period.end)} "
-        f"AND je.key IN ({', '.join(repr(key) for key in keys)})"
+        f"AND je.key IN ({_key_list(keys)})"
     )
     before = "CASE s0.k " + " ".join(
         f"WHEN {i} THEN COALESCE({ctx.json_num('l.scores', key)}, {_last_before(ctx, questionnaire.id, key)})" for i, key in enumerate(keys)
@@ -84,7 +89,7 @@ def _rolled_scores(ctx: Ctx, questionnaire: Questionnaire, keys: list[str], serv
         f"s AS MATERIALIZED (SELECT {_key_index(keys, 'w.key')} AS k, w.young_person_id AS yp, w.completed_at AS t, "
         f"w.response_id AS rid, w.value AS v, w.prev_value AS prev_v, w.prev_at AS prev_t, w.next_at AS next_t{week} "
         f"FROM wellbeing_scores w WHERE w.questionnaire = '{questionnaire.id}' AND w.completed_at >= {ctx.ts(ctx.period.previous_start)} "
-        f"AND w.completed_at < {ctx.ts(ctx.period.end)} AND w.key IN ({', '.join(repr(key) for key in keys)}))"
+        f"AND w.completed_at < {ctx.ts(ctx.period.end)} AND w.key IN ({_key_list(keys)}))"
     ]
 
 
