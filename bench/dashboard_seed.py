@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bot.services.checkin import THIRD_MISSED
 from models.crypto import EncryptedJSON, EncryptedText
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # a Wednesday, as in the tests
@@ -247,6 +248,7 @@ def seed_sqlite(path: Path, scale: float, console: Console) -> dict[str, int]:
                     counts[table] = counts.get(table, 0) + len(batch)
             bar.update(task, total=bar.tasks[task].completed)
     connection.execute(_reminded("sqlite"))
+    connection.execute(THIRD_MISSED)  # misses in a row, as answering or missing each check-in judges them
     connection.execute("ANALYZE")
     connection.commit()
     connection.close()
@@ -298,6 +300,7 @@ async def seed_postgres(url: str, scale: float, console: Console) -> dict[str, i
                         counts[table] = counts.get(table, 0) + len(batch)
                 bar.update(task, total=bar.tasks[task].completed)
         await connection.execute(_reminded("postgresql"))
+        await connection.execute(THIRD_MISSED)  # misses in a row, as answering or missing each check-in judges them
         await connection.execute("VACUUM ANALYZE")  # as autovacuum would have: index-only scans need the visibility map
     finally:
         await connection.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -39,9 +39,11 @@ class CheckIn(Base):
     __tablename__ = "checkins"
     __table_args__ = (
         Index("ix_checkins_young_person_sent", "young_person_id", "sent_at"),
-        # Dashboards: check-ins in a period, counted (and read in order for misses in a row) from the index alone.
-        Index("ix_checkins_sent_id", "sent_at", "young_person_id", "answered_at", "missed", "id"),
+        # Dashboards: check-ins in a period counted from the index alone.
+        Index("ix_checkins_sent", "sent_at", "young_person_id", "answered_at", "missed"),
         Index("ix_checkins_answered", "answered_at", "answer", "young_person_id"),  # dashboards: good news shared
+        # Dashboards: young people with 3+ missed in a row, counted from the few check-ins that were a third.
+        Index("ix_checkins_third_missed", "sent_at", "young_person_id", postgresql_where=text("third_missed"), sqlite_where=text("third_missed")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,3 +67,6 @@ class CheckIn(Base):
     nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     missed: Mapped[bool] = mapped_column(Boolean, default=False)
     missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Missed, and the two answered-or-missed check-ins before it were missed too: at least the 3rd missed in a
+    # row (a paused one, neither, does not end a run). Kept by bot.services.checkin.mark_misses_in_a_row.
+    third_missed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.scheduler import JobContext, Outcome, defer, do_schedule_job, done, dropped
@@ -21,6 +21,7 @@ from models import (
     Message,
     StaffMember,
 )
+from models.base import UTCDateTime
 
 FOLLOW_UP_JOB = "checkin_follow_up"  # one per scheduled check-in: the nudge, then the miss
 NUDGE_AFTER = timedelta(hours=2)
@@ -120,6 +121,33 @@ async def _answered(session: AsyncSession, now: datetime, checkin: CheckIn, answ
     # Hearing from them is what 'not heard from' waits for.
     await do_clear_flags(session, now, checkin.young_person_id, "not_heard_from")
     await session.flush()
+    await mark_misses_in_a_row(session, checkin.young_person_id, checkin.sent_at)
+
+
+# A missed check-in is at least the 3rd in a row when the two answered-or-missed ones sent before it were missed
+# too (one neither, paused by /stop, does not end a run). Deciding one can change the check-ins sent after it
+# (the one before may be missed after a later one was sent), so from it on each decided one is judged again.
+THIRD_MISSED = (
+    "UPDATE checkins SET third_missed = CASE WHEN missed AND (SELECT COUNT(*) FROM (SELECT p.missed FROM checkins p "
+    "WHERE p.young_person_id = checkins.young_person_id AND p.sent_at < checkins.sent_at "
+    "AND (p.missed OR p.answered_at IS NOT NULL) ORDER BY p.sent_at DESC, p.id DESC LIMIT 2) AS b WHERE b.missed) = 2 "
+    "THEN TRUE ELSE FALSE END WHERE (missed OR answered_at IS NOT NULL)"
+)
+
+
+async def mark_misses_in_a_row(session: AsyncSession, young_person_id: int | None = None, since: datetime | None = None) -> None:
+    """Judge again which decided check-ins are a 3rd missed in a row (CheckIn.third_missed), for the dashboards.
+
+    Only a young person's, from a check-in's sending on, after it was answered or missed; everyone's when
+    check-ins are loaded in bulk (the dashboard bench's seeding, hand-built test fixtures).
+    """
+    where, values, typed = "", {}, []
+    if young_person_id is not None:
+        where, values["yp"] = where + " AND young_person_id = :yp", young_person_id
+    if since is not None:
+        where, values["since"] = where + " AND sent_at >= :since", since
+        typed.append(bindparam("since", type_=UTCDateTime))  # stored as the column stores it (text on SQLite)
+    await session.execute(text(THIRD_MISSED + where).bindparams(*typed), values)
 
 
 async def do_answer_mood(session: AsyncSession, now: datetime, checkin: CheckIn, mood: int) -> None:
@@ -234,6 +262,7 @@ async def _miss(ctx: JobContext, checkin: CheckIn) -> Outcome:
     if state is not None and state.flow == FLOW and state.data.get("checkin_id") == checkin.id:
         await ctx.session.delete(state)  # a message tomorrow is a message, not a late answer
     await ctx.session.flush()
+    await mark_misses_in_a_row(ctx.session, checkin.young_person_id, checkin.sent_at)
     missed = await missed_in_a_row(ctx.session, checkin.young_person_id)
     if missed >= ctx.rt.settings.checkin_missed_flag_after:
         await do_raise_flag(ctx.session, ctx.now, checkin.young_person_id, "not_heard_from", missed=missed)

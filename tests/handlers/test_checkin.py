@@ -295,6 +295,10 @@ async def test_three_missed_in_a_row_flag_not_heard_from_and_an_answer_clears_it
     assert await open_flags(service, sam) == ["not_heard_from"]
     console = await service.login("jo")
     assert "Not heard from" in (await console.get("/young-people")).text
+    # Jo's dashboard counts Sam once among young people with 3+ missed in a row (the third was judged when missed).
+    figures = {f["key"]: f for f in (await console.get("/api/v1/indicators?period=week")).json()["indicators"]}
+    assert figures["checkins.missed"]["value"] == 3
+    assert figures["checkins.missed_3_in_a_row"]["value"] == 1
 
     clock.set(datetime(2026, 11, 29, 9, 0, tzinfo=UTC))
     await tick(service)

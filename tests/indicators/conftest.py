@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keys import load_keyring
+from bot.services.checkin import mark_misses_in_a_row
 from bot.services.indicators import Dashboard, Scope, compute_dashboard, make_period
 from config.settings import Settings
 from models import (
+    CheckIn,
     DeliveryStatus,
     Direction,
     Message,
@@ -44,6 +46,9 @@ class World:
     async def add(self, *rows: Any) -> None:
         async with self.db() as session:
             session.add_all(rows)
+            if any(isinstance(row, CheckIn) for row in rows):
+                await session.flush()  # check-ins made by hand are judged as answering or missing each one would
+                await mark_misses_in_a_row(session)
             await session.commit()
 
     async def staff(self, name: str, role: StaffRole = StaffRole.KEY_WORKER) -> StaffMember:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-01 21:40:44.073641
+Create Date: 2026-12-02 00:53:12.993178
 """
 
 from __future__ import annotations
@@ -526,6 +526,7 @@ def upgrade() -> None:
     sa.Column('nudged_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('missed', sa.Boolean(), nullable=False),
     sa.Column('missed_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('third_missed', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['answer_message_id'], ['messages.id'], name=op.f('fk_checkins_answer_message_id_messages'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_checkins_message_id_messages'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['young_person_id'], ['young_people.id'], name=op.f('fk_checkins_young_person_id_young_people'), ondelete='CASCADE'),
@@ -533,7 +534,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.create_index('ix_checkins_answered', ['answered_at', 'answer', 'young_person_id'], unique=False)
-        batch_op.create_index('ix_checkins_sent_id', ['sent_at', 'young_person_id', 'answered_at', 'missed', 'id'], unique=False)
+        batch_op.create_index('ix_checkins_sent', ['sent_at', 'young_person_id', 'answered_at', 'missed'], unique=False)
+        batch_op.create_index('ix_checkins_third_missed', ['sent_at', 'young_person_id'], unique=False, postgresql_where=sa.text('third_missed'), sqlite_where=sa.text('third_missed'))
         batch_op.create_index('ix_checkins_young_person_sent', ['young_person_id', 'sent_at'], unique=False)
 
     op.create_table('media',
@@ -614,7 +616,8 @@ def downgrade() -> None:
     op.drop_table('media')
     with op.batch_alter_table('checkins', schema=None) as batch_op:
         batch_op.drop_index('ix_checkins_young_person_sent')
-        batch_op.drop_index('ix_checkins_sent_id')
+        batch_op.drop_index('ix_checkins_third_missed', postgresql_where=sa.text('third_missed'), sqlite_where=sa.text('third_missed'))
+        batch_op.drop_index('ix_checkins_sent')
         batch_op.drop_index('ix_checkins_answered')
 
     op.drop_table('checkins')
