@@ -86,11 +86,12 @@ class World:
         )
 
     async def dashboard(
-        self, first: date, last: date, now: datetime, scope: Scope = Scope(), only: tuple[str, ...] = (), tables: bool = False
+        self, first: date, last: date, now: datetime, scope: Scope = Scope(), only: tuple[str, ...] = (), tables: bool = False,
+        own: int | None = None,
     ) -> Dashboard:
         period = make_period("custom", first, LONDON, first, last)
         async with self.db() as session:
-            return await compute_dashboard(session, period, scope, now, only, tables=tables)
+            return await compute_dashboard(session, period, scope, now, only, tables=tables, own=own)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.services.indicators import Scope, ScopeKind
-from models import Handover, LeavePeriod
+from models import Handover, LeavePeriod, TeamMember
 from tests.indicators.conftest import World, utc
 
 FIRST, LAST = date(2026, 10, 19), date(2026, 11, 1)
@@ -57,7 +57,7 @@ async def build(world: World) -> dict[str, object]:
             created_at=utc(2026, 10, 1), cover_started_at=utc(2026, 10, 27, 0, 0), cover_ended_at=utc(2026, 10, 30, 0, 0),
         ),
     )
-    return {"jo": jo, "ali": ali}
+    return {"jo": jo, "ali": ali, "sam": sam}
 
 
 async def test_first_reply_times_for_the_whole_service(world: World) -> None:
@@ -137,3 +137,26 @@ async def test_the_worker_table_splits_a_moved_young_person_between_workers(worl
     # Jo: Sam at the end; Sam and Mo wrote while Jo's; 4 waits with median 2250; 5 messages; 3 days' cover.
     assert (rows["Jo"]["caseload"], rows["Jo"]["messaged"], rows["Jo"]["waits"], rows["Jo"]["first_reply_median"]) == (1, 2, 4, 2250)
     assert (rows["Jo"]["within_working_day"], rows["Jo"]["messages_sent"], rows["Jo"]["cover_days"]) == (100.0, 5, 3)
+
+
+async def test_a_key_workers_own_view_shows_their_row_as_their_manager_sees_it(world: World) -> None:
+    staff = await build(world)
+    # Ali is also on Sam's hub team from Monday 26th, so Ali has a row in the team table too.
+    await world.add(TeamMember(young_person_id=staff["sam"].id, staff_id=staff["ali"].id, role="life coach", added_at=utc(2026, 10, 26)))  # type: ignore[attr-defined]
+    everyone = await world.dashboard(FIRST, LAST, NOW, tables=True)
+    for name in ("Jo", "Ali"):
+        worker = staff[name.lower()].id  # type: ignore[attr-defined]
+        scope = Scope(ScopeKind.WORKER, worker)
+        # A manager looking at the worker's caseload sees every worker's row; the worker sees only their own,
+        # worked out for them alone, with the same numbers, and the same figures for their caseload.
+        managers = await world.dashboard(FIRST, LAST, NOW, scope, tables=True)
+        own = await world.dashboard(FIRST, LAST, NOW, scope, tables=True, own=worker)
+        assert own.figures() == managers.figures()
+        assert [g.breakdowns for g in own.groups] == [g.breakdowns for g in managers.groups]
+        for table, full in zip(own.tables, everyone.tables, strict=True):
+            assert table.rows == tuple(row for row in full.rows if row[0] == name), table.key
+    # Ali's rows, worked out by hand: Kai and Mo at the end, both wrote, 3 waits (median 79,350 s), 50% in a day;
+    # on the team table, Sam from the 26th: 1 young person.
+    ali = await world.dashboard(FIRST, LAST, NOW, Scope(ScopeKind.WORKER, staff["ali"].id), tables=True, own=staff["ali"].id)  # type: ignore[attr-defined]
+    assert ali.tables[0].rows[0][:6] == ("Ali", 2, 2, 3, 79350, 50.0)
+    assert ali.tables[1].rows[0][:2] == ("Ali", 1)

@@ -81,7 +81,10 @@ async def _compute(
     session: AsyncSession, names: list[str], period: Period, scope: Scope, now: datetime, own: int | None, rollup: bool,
 ) -> dict[str, object]:
     """Compute the named groups (and tables, "workers" and "teams") one after another on one session."""
-    ctx = Ctx(session, period, scope, now, rollup=rollup)
+    # Only the scope's young people are needed unless the worker table is here with others' rows (every worker's,
+    # or a key worker's own outside the scope asked for).
+    narrow = "workers" not in names or scope == Scope(ScopeKind.WORKER, own)
+    ctx = Ctx(session, period, scope, now, rollup=rollup, own=own, narrow=narrow)
     await ctx.tune()
     found: dict[str, object] = {}
     try:
@@ -89,9 +92,9 @@ async def _compute(
             if _name(module) in names:
                 found[_name(module)] = await module.compute(ctx)
         if "workers" in names:
-            found["workers"] = await workers(ctx, own)
+            found["workers"] = await workers(ctx)
         if "teams" in names:
-            found["teams"] = await teams(ctx, own)
+            found["teams"] = await teams(ctx)
     finally:
         await ctx.close()
     return found

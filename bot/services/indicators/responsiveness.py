@@ -13,13 +13,14 @@ from bot.services.indicators.period import ScopeKind, working_basis
 from bot.services.indicators.sql import MEDIAN, P90, Ctx, secs_sql, ts_literal, utc_day_sql
 
 
-def wait_ctes(dialect: str, since: datetime | None, until: datetime | None = None) -> str:
+def wait_ctes(dialect: str, since: datetime | None, until: datetime | None = None, people: str = "") -> str:
     """CTEs human and waits(young_person_id, message_id, asked_at, replied_at): every wait starting in [since, until).
 
     replied_at is the first staff message after the wait began and before until (NULL while there is none).
     The rollup job builds reply_waits with this; the page uses it for the messages after the rollup's watermark.
+    people: a query of the only young people whose waits are wanted (else everyone's).
     """
-    bounds = ["m.sender_kind IN ('young_person', 'staff')"]
+    bounds = ["m.sender_kind IN ('young_person', 'staff')"] + ([f"m.young_person_id IN ({people})"] if people else [])
     if since is not None:
         bounds.append(f"m.created_at >= {ts_literal(dialect, since)}")
     if until is not None:
@@ -89,9 +90,11 @@ async def waits_table(ctx: Ctx) -> str:
     mark = await ctx.rollup_mark()
     wait, on_time = verdicts(ctx.dialect, ctx.now)
     judged = ""
+    # For a worker's or team's page alone, only the waits of young people ever in the scope.
+    people, scope = ("SELECT young_person_id FROM sc", ctx.scope_ctes()) if ctx.narrow else ("", [])
     if mark is not None and mark[0] > since:
         built_to, basis = mark
-        span = f"r.asked_at >= {ctx.ts(since)} AND r.asked_at < {ctx.ts(built_to)}"
+        span = f"r.asked_at >= {ctx.ts(since)} AND r.asked_at < {ctx.ts(built_to)}" + (f" AND r.young_person_id IN ({people})" if people else "")
         looked_up = (
             f"SELECT r.young_person_id, r.asked_at, CASE WHEN r.replied_at IS NOT NULL THEN r.replied_at ELSE {FIRST_REPLY} END "
             f"AS replied_at FROM reply_waits r WHERE {span}"
@@ -106,12 +109,12 @@ async def waits_table(ctx: Ctx) -> str:
                 "CASE WHEN r.working THEN 1 ELSE 0 END AS working, CASE WHEN r.on_time THEN 1 ELSE 0 END AS on_time "
                 f"FROM reply_waits r WHERE {span} AND r.seconds IS NOT NULL"
             )
-        waits = f"{wait_ctes(ctx.dialect, built_to)}, every AS ({looked_up} UNION ALL SELECT young_person_id, asked_at, replied_at FROM waits)"
+        waits = f"{wait_ctes(ctx.dialect, built_to, people=people)}, every AS ({looked_up} UNION ALL SELECT young_person_id, asked_at, replied_at FROM waits)"
         source = "every"
     else:
-        waits, source = wait_ctes(ctx.dialect, since), "waits"
+        waits, source = wait_ctes(ctx.dialect, since, people=people), "waits"
     select = (
-        f"WITH {waits}, {ctx.segments()} SELECT w.young_person_id AS yp, w.asked_at, {ctx.week_of('w.asked_at')} AS wg, "
+        f"WITH {', '.join([*scope, waits])}, {ctx.segments()} SELECT w.young_person_id AS yp, w.asked_at, {ctx.week_of('w.asked_at')} AS wg, "
         f"w.replied_at, {wait} AS v, "
         f"seg.working AS working, {on_time} AS on_time FROM {source} w JOIN seg ON {on_segment(ctx.dialect)} {judged}"
     )

@@ -94,8 +94,15 @@ def _picked(out: list[dict[int, float | None]], g: int, values: Sequence[Any]) -
 class Ctx:
     """One dashboard computation: the session, period, scope and the SQL pieces that depend on the dialect."""
 
-    def __init__(self, session: AsyncSession, period: Period, scope: Scope, now: datetime, *, rollup: bool = True) -> None:
+    def __init__(
+        self, session: AsyncSession, period: Period, scope: Scope, now: datetime, *, rollup: bool = True, own: int | None = None,
+        narrow: bool = False,
+    ) -> None:
         self.session, self.period, self.scope, self.now = session, period, scope, now
+        self.own = own  # the tables' rows are only this staff member's (a key worker's view): only theirs are worked out
+        # Nothing computed here is about young people outside the scope (no table of every worker): what is
+        # materialised for the whole computation (the waits) can hold only theirs.
+        self.narrow = narrow and scope.kind != ScopeKind.SERVICE
         self.dialect = session.bind.dialect.name
         self.weeks = len(period.weeks)
         self.temps: dict[str, str] = {}
@@ -220,14 +227,15 @@ class Ctx:
         )
 
     def scope_ctes(self, by: str = "") -> list[str]:
-        """sc(young_person_id, staff_id, start_at, end_at): who is in scope, and when (by="worker"/"team": everyone's)."""
+        """sc(young_person_id, staff_id, start_at, end_at): who is in scope, and when (by="worker"/"team": everyone's, or own's)."""
         kind, staff = self.scope.kind, int(self.scope.staff_id or 0)
+        own = f" WHERE staff_id = {int(self.own)}" if self.own is not None else ""
         if by == "worker":
-            return [self.stints(), "sc AS (SELECT * FROM stints)"]
+            return [self.stints(), f"sc AS (SELECT * FROM stints{own})"]
         if by == "team":
             return [
                 "sc(young_person_id, staff_id, start_at, end_at) AS (SELECT young_person_id, staff_id, added_at, "
-                "removed_at FROM team_members)"
+                f"removed_at FROM team_members{own})"
             ]
         if kind == ScopeKind.WORKER:
             return [self.stints(), f"sc AS (SELECT * FROM stints WHERE staff_id = {staff})"]

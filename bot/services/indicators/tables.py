@@ -35,6 +35,11 @@ async def _keyed(ctx: Ctx, sql: str, columns: int) -> list[dict[int, float | Non
     return out
 
 
+def _of(column: str, staff_id: int | None) -> str:
+    """The condition that keeps only one staff member's rows (appended with AND), or nothing when all are wanted."""
+    return f" AND {column} = {int(staff_id)}" if staff_id is not None else ""
+
+
 async def _names(ctx: Ctx, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -42,13 +47,14 @@ async def _names(ctx: Ctx, ids: set[int]) -> dict[int, str]:
     return {int(i): str(name) for i, name in found}
 
 
-async def workers(ctx: Ctx, only: int | None = None) -> Table:
-    """One row per key worker: caseload, who wrote, first replies, check-ins, appointments, alerts, messages, cover."""
+async def workers(ctx: Ctx) -> Table:
+    """One row per key worker (or only ctx.own's): caseload, who wrote, first replies, check-ins, appointments, alerts, messages, cover."""
     end = ctx.ts(ctx.period.end)
     total = f"grp.g = {TOTAL}"
+    own = ctx.own
     (caseload,) = await _keyed(ctx, (
         f"WITH {ctx.stints()} SELECT st.staff_id, COUNT(DISTINCT y.id) FROM young_people y JOIN stints st ON st.young_person_id = y.id "
-        f"AND (st.start_at IS NULL OR st.start_at < {end}) AND (st.end_at IS NULL OR st.end_at >= {end}) "
+        f"AND (st.start_at IS NULL OR st.start_at < {end}) AND (st.end_at IS NULL OR st.end_at >= {end}){_of('st.staff_id', own)} "
         f"WHERE y.created_at < {end} AND (y.left_service_at IS NULL OR y.left_service_at >= {end}) "
         f"AND (y.erased_at IS NULL OR y.erased_at >= {end}) GROUP BY st.staff_id"
     ), 1)
@@ -74,17 +80,15 @@ async def workers(ctx: Ctx, only: int | None = None) -> Table:
         f"{ctx.with_(by='worker')} SELECT sc.staff_id, COUNT(*) FROM alerts a "
         f"JOIN {ctx.windows('worker')} AS grp ON {total} AND {ctx.in_group('a.raised_at', 'worker')} {ctx.join_at('a.young_person_id', 'a.raised_at', 'worker')} GROUP BY sc.staff_id"
     ), 1)
-    messages = await message_weeks.staff_sent(ctx, by_staff=True, only=(TOTAL,))
+    messages = await message_weeks.staff_sent(ctx, own, by_staff=True, only=(TOTAL,))
     ended = f"COALESCE(l.cover_ended_at, {ctx.ts(ctx.now)})"
     lo = f"CASE WHEN l.cover_started_at > {ctx.ts(ctx.period.start)} THEN l.cover_started_at ELSE {ctx.ts(ctx.period.start)} END"
     hi = f"CASE WHEN {ended} < {end} THEN {ended} ELSE {end} END"
     (cover,) = await _keyed(ctx, (
         f"SELECT l.cover_id, SUM({ctx.secs(lo, hi)}) / 86400.0 FROM leave_periods l WHERE l.cover_started_at IS NOT NULL "
-        f"AND l.cover_started_at < {end} AND {ended} > {ctx.ts(ctx.period.start)} GROUP BY l.cover_id"
+        f"AND l.cover_started_at < {end} AND {ended} > {ctx.ts(ctx.period.start)}{_of('l.cover_id', own)} GROUP BY l.cover_id"
     ), 1)
-    ids = set().union(caseload, wrote, n_waits, sent, attended, alerts, messages, cover)
-    if only is not None:
-        ids = {only}
+    ids = set().union(caseload, wrote, n_waits, sent, attended, alerts, messages, cover) if own is None else {own}
     names = await _names(ctx, ids)
     rows = []
     for staff_id in sorted(ids, key=lambda i: (names.get(i, ""), i)):
@@ -106,8 +110,8 @@ async def workers(ctx: Ctx, only: int | None = None) -> Table:
     ), tuple(rows))
 
 
-async def teams(ctx: Ctx, only: int | None = None) -> Table:
-    """One row per hub staff member: the young people on their teams, their check-ins, alerts and missing episodes."""
+async def teams(ctx: Ctx) -> Table:
+    """One row per hub staff member (or only ctx.own's): the young people on their teams, their check-ins, alerts and missing episodes."""
     total = f"grp.g = {TOTAL}"
     (people,) = await _keyed(ctx, (
         f"{ctx.with_(by='team')} SELECT sc.staff_id, COUNT(DISTINCT sc.young_person_id) FROM sc JOIN grp ON {total} "
@@ -125,7 +129,7 @@ async def teams(ctx: Ctx, only: int | None = None) -> Table:
         f"{ctx.with_(by='team')} SELECT sc.staff_id, COUNT(*) FROM missing_episodes e "
         f"JOIN {ctx.windows('team')} AS grp ON {total} AND {ctx.in_group('e.started_at', 'team')} {ctx.join_at('e.young_person_id', 'e.started_at', 'team')} GROUP BY sc.staff_id"
     ), 1)
-    ids = set(people) if only is None else ({only} & set(people))
+    ids = set(people)  # (only ctx.own's, when set: the scope of by="team" is then theirs alone)
     names = await _names(ctx, ids)
     rows = tuple(
         (names.get(i, f"#{i}"), people.get(i, 0), sent.get(i, 0), _pct(answered.get(i), sent.get(i)), alerts.get(i, 0), missing.get(i, 0))
