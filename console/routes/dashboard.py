@@ -58,7 +58,9 @@ def _choose(rt: Runtime, staff: StaffMember, period: str, first: str, last: str,
 
 
 async def _compute(rt: Runtime, session: AsyncSession, staff: StaffMember, period: Period, scope: Scope) -> tuple[Dashboard, tuple[Table, ...]]:
-    own = staff.id if staff.role == StaffRole.KEY_WORKER else None
+    # A key worker sees their own caseload and their own rows; a manager who picks one worker's caseload sees
+    # that worker's rows (every worker's are on the whole service's page).
+    own = staff.id if staff.role == StaffRole.KEY_WORKER else scope.staff_id if scope.kind == ScopeKind.WORKER else None
     board = await compute_dashboard(session, period, scope, rt.now(), tables=True, own=own)
     return board, board.tables
 

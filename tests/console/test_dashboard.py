@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from sqlalchemy import select
 
-from models import AuditEvent, StaffRole
+from models import AuditEvent, StaffMember, StaffRole
 from tests.conftest import Service
 from tests.e2e.test_telegram_loop import invite_for
 from tests.e2e.test_webchat_loop import join_webchat
@@ -78,3 +79,30 @@ async def test_a_custom_period_and_a_bad_day(service: Service) -> None:
     assert page.status_code == 200 and "2 November 2026 to 29 November 2026" in page.text
     assert (await priya.get("/dashboard?period=custom&first=yesterday&last=2026-11-29")).status_code == 400
     assert (await priya.get("/dashboard?scope=worker")).status_code == 400
+
+
+async def test_a_manager_who_picks_one_workers_caseload_sees_that_workers_rows(service: Service) -> None:
+    await seed(service)
+    priya = await service.login("priya")
+    everyone = (await priya.get("/api/v1/indicators?period=week")).json()
+    [jo] = [row for t in everyone["tables"] if t["key"] == "workers" for row in t["rows"] if row["worker"] == "Jo"]
+    jo_id, ali_id = await _staff_id(service, "jo"), await _staff_id(service, "ali")
+
+    def workers(data: dict[str, Any]) -> list[dict[str, Any]]:
+        return next(t["rows"] for t in data["tables"] if t["key"] == "workers")
+
+    chosen = (await priya.get(f"/api/v1/indicators?period=week&scope=worker&staff_id={jo_id}")).json()
+    assert workers(chosen) == [jo]  # Jo's row alone, as on the whole service's table
+    assert {f["key"]: f["value"] for f in chosen["indicators"]}["reach.messaged"] == 1  # Sam, Jo's
+    # Ali looks after nobody: Ali's row, all noughts, and nothing of Jo's.
+    ali = (await priya.get(f"/api/v1/indicators?period=week&scope=worker&staff_id={ali_id}")).json()
+    assert [(row["worker"], row["caseload"], row["messaged"]) for row in workers(ali)] == [("Ali", 0, 0)]
+    page = await priya.get(f"/dashboard?period=week&scope=worker&staff_id={ali_id}")
+    assert '<th scope="row">Ali</th>' in page.text and '<th scope="row">Jo</th>' not in page.text
+    rows = list(csv.reader(io.StringIO((await priya.get(f"/dashboard.csv?table=workers&period=week&scope=worker&staff_id={jo_id}")).text)))
+    assert [r[0] for r in rows[1:]] == ["Jo"]
+
+
+async def _staff_id(service: Service, username: str) -> int:
+    async with service.rt.db() as session:
+        return int(await session.scalar(select(StaffMember.id).where(StaffMember.username == username)))
