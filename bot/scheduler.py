@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,6 +150,11 @@ async def do_cancel_jobs(session: AsyncSession, now: datetime, *, key_prefix: st
     return result.rowcount or 0
 
 
+# PostgreSQL advisory locks (two-key form): a young person's id under this first key, held by the job running for them.
+_YOUNG_PERSON_LOCKS = 7_310_002
+_ONE_AT_A_TIME = text("SELECT pg_advisory_xact_lock(:space, young_person_id) FROM jobs WHERE id = :job AND young_person_id IS NOT NULL")
+
+
 class Scheduler:
     """Claims due jobs in batches and runs each in its own transaction."""
 
@@ -211,9 +216,12 @@ class Scheduler:
             )
             if session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
+            # Chosen once: as an IN (subquery), PostgreSQL ran the subquery again for each pending row, and each
+            # run skipped the rows this very statement had claimed, so one claim took every due job.
+            chosen = due.cte("due").prefix_with("MATERIALIZED")
             claimed = await session.execute(
                 update(Job)
-                .where(Job.id.in_(due.scalar_subquery()), Job.state == JobState.PENDING)
+                .where(Job.id == chosen.c.id, Job.state == JobState.PENDING)
                 .values(state=JobState.RUNNING, claimed_by=self.name, claimed_at=now, attempts=Job.attempts + 1)
                 .returning(Job.id, Job.young_person_id)
                 .execution_options(synchronize_session=False)
@@ -272,6 +280,11 @@ class Scheduler:
         now = self.rt.now()
         try:
             async with self.rt.db() as session, session.begin():
+                if self.rt.engine.dialect.name == "postgresql":
+                    # One young person's jobs run one at a time across processes too (each process runs them in
+                    # order): a check-in's miss counts the misses before it, which another process's job may be
+                    # recording. Taken before anything is read, so what follows sees that job's work.
+                    await session.execute(_ONE_AT_A_TIME, {"space": _YOUNG_PERSON_LOCKS, "job": job_id})
                 # The job, its young person and their key worker in one round trip.
                 row = (
                     await session.execute(

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.clock import FrozenClock
 from bot.scheduler import JobContext, Outcome, Scheduler, do_cancel_jobs, do_schedule_job, done, dropped
@@ -186,3 +186,61 @@ async def test_a_scheduler_skips_rows_another_holds_locked(service: Service, clo
         claimed = await asyncio.wait_for(Scheduler(service.rt, HANDLERS, name="second").claim(), timeout=5)
         assert set(claimed).isdisjoint(held) and len(claimed) == 7
         await holder.rollback()
+
+
+async def test_a_claim_takes_at_most_its_batch_and_leaves_the_rest_for_others(service: Service, clock: FrozenClock) -> None:
+    person = await sam(service)
+    for n in range(10):
+        await schedule(service, f"ping:{n}", clock.now(), person)
+    first, second = Scheduler(service.rt, HANDLERS, name="first", batch=3), Scheduler(service.rt, HANDLERS, name="second", batch=3)
+    mine = await first.claim()
+    assert len(mine) == 3
+    theirs = await second.claim()
+    assert len(theirs) == 3 and set(theirs).isdisjoint(mine)
+    async with service.rt.db() as session:
+        assert await session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.PENDING)) == 4
+
+
+async def test_two_schedulers_never_run_one_young_persons_jobs_at_once(service: Service, clock: FrozenClock) -> None:
+    # Two of Sam's jobs are due. One "process" claims the first and is held inside it; the other claims the
+    # second, which must wait until the first is done (a check-in's miss counts the misses before it, which
+    # the other job may be recording), and then runs.
+    person = await sam(service)
+    for n in range(2):
+        await schedule(service, f"track:{n}", clock.now(), person, kind="track")
+    log: list[str] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def track(ctx: JobContext) -> Outcome:
+        log.append("in")
+        entered.set()
+        if len(log) == 1:
+            await release.wait()  # the first job holds on until the test lets it go
+        log.append("out")
+        return done()
+
+    if service.rt.engine.dialect.name != "postgresql":
+        # SQLite runs as one process, which runs one young person's jobs in order.
+        release.set()
+        assert await Scheduler(service.rt, {"track": track}).tick() == 2
+        assert log == ["in", "out"] * 2
+        return
+    engine = create_engine(service.rt.settings.database_url)
+    try:
+        other_rt = dataclasses.replace(service.rt, engine=engine, db=create_sessionmaker(engine))
+        first = asyncio.create_task(Scheduler(service.rt, {"track": track}, name="first", batch=1).tick())
+        await entered.wait()
+        second = asyncio.create_task(Scheduler(other_rt, {"track": track}, name="second", batch=1).tick())
+        # Until the second is seen waiting for Sam (or, wrongly, starts Sam's second job).
+        for _ in range(500):
+            async with service.rt.db() as session:
+                waiting = await session.scalar(text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+            if waiting or len(log) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert log == ["in"] and waiting == 1
+        release.set()
+        assert await first + await second == 2
+    finally:
+        await engine.dispose()
+    assert log == ["in", "out", "in", "out"]
