@@ -226,21 +226,25 @@ async def test_two_schedulers_never_run_one_young_persons_jobs_at_once(service: 
         assert log == ["in", "out"] * 2
         return
     engine = create_engine(service.rt.settings.database_url)
+    other_rt = dataclasses.replace(service.rt, engine=engine, db=create_sessionmaker(engine))
+    ticks = [asyncio.create_task(Scheduler(service.rt, {"track": track}, name="first", batch=1).tick())]
     try:
-        other_rt = dataclasses.replace(service.rt, engine=engine, db=create_sessionmaker(engine))
-        first = asyncio.create_task(Scheduler(service.rt, {"track": track}, name="first", batch=1).tick())
         await entered.wait()
-        second = asyncio.create_task(Scheduler(other_rt, {"track": track}, name="second", batch=1).tick())
+        ticks.append(asyncio.create_task(Scheduler(other_rt, {"track": track}, name="second", batch=1).tick()))
         # Until the second is seen waiting for Sam (or, wrongly, starts Sam's second job).
         for _ in range(500):
             async with service.rt.db() as session:
-                waiting = await session.scalar(text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+                waiting = await session.scalar(text(  # a wait for a two-key advisory lock on Sam, in this database
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 2 AND objid = :sam "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ), {"sam": person})
             if waiting or len(log) > 1:
                 break
             await asyncio.sleep(0.01)
         assert log == ["in"] and waiting == 1
-        release.set()
-        assert await first + await second == 2
     finally:
+        release.set()
+        ran = await asyncio.gather(*ticks, return_exceptions=True)
         await engine.dispose()
+    assert ran == [1, 1]  # each process ran one of Sam's jobs, one after the other
     assert log == ["in", "out", "in", "out"]
