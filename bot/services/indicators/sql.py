@@ -228,21 +228,15 @@ class Ctx:
 
     def scope_ctes(self, by: str = "") -> list[str]:
         """sc(young_person_id, staff_id, start_at, end_at): who is in scope, and when (by="worker"/"team": everyone's, or own's)."""
-        kind, staff = self.scope.kind, int(self.scope.staff_id or 0)
-        own = f" WHERE staff_id = {int(self.own)}" if self.own is not None else ""
-        if by == "worker":
-            return [self.stints(), f"sc AS (SELECT * FROM stints{own})"]
-        if by == "team":
-            return [
-                "sc(young_person_id, staff_id, start_at, end_at) AS (SELECT young_person_id, staff_id, added_at, "
-                f"removed_at FROM team_members{own})"
-            ]
+        # by: every worker's caseload (or team), or only own's; else the scope's one worker (or team member).
+        kind, staff = (ScopeKind(by), self.own) if by else (self.scope.kind, int(self.scope.staff_id or 0))
+        only = f" WHERE staff_id = {int(staff)}" if staff is not None else ""
         if kind == ScopeKind.WORKER:
-            return [self.stints(), f"sc AS (SELECT * FROM stints WHERE staff_id = {staff})"]
+            return [self.stints(), f"sc AS (SELECT * FROM stints{only})"]
         if kind == ScopeKind.TEAM:
             return [
                 "sc(young_person_id, staff_id, start_at, end_at) AS (SELECT young_person_id, staff_id, added_at, "
-                f"removed_at FROM team_members WHERE staff_id = {staff})"
+                f"removed_at FROM team_members{only})"
             ]
         return [f"sc(young_person_id, staff_id, start_at, end_at) AS (SELECT id, key_worker_id, {self.null_ts}, {self.null_ts} FROM young_people)"]
 
