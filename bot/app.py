@@ -31,6 +31,7 @@ from bot.jobs import JOB_HANDLERS
 from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
+from bot.services.indicators.kept import plan_refresh
 from bot.services.indicators.rollup import plan_rollup
 from bot.services.risk import RiskChecker
 from bot.services.risk_model import ModelledRiskChecker
@@ -80,8 +81,9 @@ def create_app(
                 log.info("resuming delivery of %s pending messages", resumed)
             await rt.lifeline.recall(rt)  # helplines sent without the database go out in each one's language
             if settings.scheduler_interval_seconds > 0:
-                async with rt.db() as session:  # the dashboard rollup's job plans its own next run from then on
+                async with rt.db() as session:  # the dashboard's rollup and refresh jobs plan their own next runs from then on
                     await plan_rollup(session, rt.now())
+                    await plan_refresh(session, rt.now())
                     await session.commit()
                 rt.scheduler.start(settings.scheduler_interval_seconds)
                 rt.outbox.start(settings.scheduler_interval_seconds)

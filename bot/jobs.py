@@ -7,7 +7,7 @@ from bot.services import appointment_reminder, checkin, escalation, leave, missi
 from bot.services.alert import ESCALATION_JOB, NOTIFY_JOB
 from bot.services.settings import CHECKIN_JOB
 from bot.services import listened, retention, wellbeing_plan
-from bot.services.indicators import rollup
+from bot.services.indicators import kept, rollup
 
 JOB_HANDLERS: dict[str, JobHandler] = {
     appointment_reminder.REMINDER: appointment_reminder.remind,
@@ -21,4 +21,5 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     listened.JOB: listened.run_listened,  # 'did you feel listened to?', the day after a conversation
     retention.RETENTION_JOB: retention.run_retention,  # erases closed cases past the retention period
     rollup.ROLLUP_JOB: rollup.run_rollup,  # carries the dashboard's reply-wait rollup forward, every 5 minutes
+    kept.REFRESH_JOB: kept.run_refresh,  # works out again the dashboard views people are looking at, every minute
 }

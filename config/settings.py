@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # When appointment reminders go: "1d@18:00" is 18:00 local the day before, "2h" two hours before.
     appointment_reminders: list[Annotated[str, Field(pattern=r"^(\d+d@([01]\d|2[0-3]):[0-5]\d|\d+[hm])$")]] = ["1d@18:00", "2h"]
     checkin_missed_flag_after: int = Field(default=3, ge=1, le=30)
+    # A dashboard page shows figures worked out at most this many seconds before (docs/indicators.md, "Kept
+    # fresh"): at council scale the whole service's take most of a second to work out; 0: always worked out afresh.
+    dashboard_fresh_seconds: int = Field(default=60, ge=0, le=3600)
     # Retention (docs/data-protection.md): a closed case is erased this many days after the young
     # person left the service; "anonymise" keeps counts and times for the figures, "delete" keeps nothing.
     retention_days_after_leaving: int = Field(default=365, ge=1)

@@ -13,7 +13,7 @@ from models.invite import Invite
 from models.job import Job, JobState
 from models.missing import MissingEpisode
 from models.placement import PlacementMove
-from models.rollup import MessageWeek, ReplyWait, RollupMark, WellbeingScore
+from models.rollup import DashboardView, MessageWeek, ReplyWait, RollupMark, WellbeingScore
 from models.note import Note
 from models.message import (
     ContentKind,
@@ -60,6 +60,7 @@ __all__ = [
     "MediaBlob",
     "Message",
     "MissingEpisode",
+    "DashboardView",
     "MessageWeek",
     "ReplyWait",
     "RollupMark",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime
@@ -115,3 +115,25 @@ class RollupMark(Base):
     built_to: Mapped[datetime] = mapped_column(UTCDateTime)
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the job last ran
     basis: Mapped[str] = mapped_column(String(400), default="")  # the time zone and working week it was worked out in
+
+
+class DashboardView(Base):
+    """The figures of one dashboard view (a period, a scope, whose rows), as worked out at computed_at.
+
+    A page asking for a view within a minute of its computation is shown these; the dashboard_refresh job works
+    out again every view looked at lately (bot/services/indicators/kept.py, docs/indicators.md "Kept fresh").
+    Only figures and staff names: no young person's words or name.
+    """
+
+    __tablename__ = "dashboard_views"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # what the view is of (kept.view_key)
+    period_name: Mapped[str] = mapped_column(String(16))  # "week", "4weeks", "quarter" or "custom"
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    scope_kind: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(Integer, default=None)  # the scope's worker or team member
+    own: Mapped[int | None] = mapped_column(Integer, default=None)  # the tables show only this staff member's rows
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the moment the figures are for
+    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when a page last asked for it
+    figures: Mapped[str] = mapped_column(Text)  # the Dashboard as JSON (kept.dump)

@@ -91,6 +91,7 @@ NOT_ABOUT_ONE_YOUNG_PERSON: dict[str, str] = {
     "inbound_receipts": "update numbers only, so each update is handled once",
     "canned_replies": "each worker's own ready-made replies, about nobody in particular",
     "rollup_marks": "how far the dashboard rollup is built: a name and a time",
+    "dashboard_views": "dashboard figures (counts, times, staff names) kept at most a day after last looked at: no name or words",
 }
 
 

@@ -6,7 +6,7 @@ Nothing here shows a message's words: only counts, times and names of staff.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
 from bot.services.audit import do_audit
-from bot.services.indicators import VERSION, Dashboard, Scope, ScopeKind, compute_dashboard, make_period
+from bot.services.indicators import VERSION, Dashboard, Scope, ScopeKind, make_period
 from bot.services.indicators.export import CSV_TABLES, as_csv, as_json
+from bot.services.indicators.kept import kept_dashboard
 from bot.services.indicators.period import PERIODS, Period
 from bot.services.indicators.show import Shown, show_dashboard
 from bot.services.indicators.tables import Table
@@ -61,7 +62,8 @@ async def _compute(rt: Runtime, session: AsyncSession, staff: StaffMember, perio
     # A key worker sees their own caseload and their own rows; a manager who picks one worker's caseload sees
     # that worker's rows (every worker's are on the whole service's page).
     own = staff.id if staff.role == StaffRole.KEY_WORKER else scope.staff_id if scope.kind == ScopeKind.WORKER else None
-    board = await compute_dashboard(session, period, scope, rt.now(), tables=True, own=own)
+    fresh = timedelta(seconds=rt.settings.dashboard_fresh_seconds)
+    board = await kept_dashboard(session, period, scope, rt.now(), own=own, fresh=fresh)
     return board, board.tables
 
 

@@ -258,13 +258,18 @@ def _moment(value: object) -> datetime:
 
 
 async def plan_rollup(session: AsyncSession, now: datetime) -> None:
-    """Make sure a rollup run is planned at the next EVERY mark of the clock.
+    """Make sure a rollup run is planned at the next EVERY mark of the clock."""
+    await plan_every(session, now, ROLLUP_JOB, EVERY)
+
+
+async def plan_every(session: AsyncSession, now: datetime, kind: str, every: timedelta) -> None:
+    """Make sure a run of a recurring job is planned at the next mark of the clock, every `every`.
 
     The marks are the same for every process and restart, so however many ask, there is one run per mark.
     """
-    slot = int(now.timestamp() // EVERY.total_seconds()) + 1
-    due = datetime.fromtimestamp(slot * EVERY.total_seconds(), UTC)
-    await do_schedule_job(session, now, kind=ROLLUP_JOB, key=f"{ROLLUP_JOB}:{slot}", due_at=due)
+    slot = int(now.timestamp() // every.total_seconds()) + 1
+    due = datetime.fromtimestamp(slot * every.total_seconds(), UTC)
+    await do_schedule_job(session, now, kind=kind, key=f"{kind}:{slot}", due_at=due)
 
 
 async def run_rollup(ctx: JobContext) -> Outcome:

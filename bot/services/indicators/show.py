@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from markupsafe import Markup
 
@@ -79,6 +80,7 @@ class Shown:
     groups: tuple[ShownGroup, ...]
     tables: tuple[tuple[Table, tuple[tuple[str, ...], ...]], ...]
     week_labels: tuple[str, ...]
+    computed_at: datetime  # the moment the figures are for
 
 
 def show_dashboard(board: Dashboard, tables: tuple[Table, ...]) -> Shown:
@@ -100,4 +102,4 @@ def show_dashboard(board: Dashboard, tables: tuple[Table, ...]) -> Shown:
         (t, tuple(tuple(str(cell) if c.unit == "text" else value_text(cell, c.unit) for c, cell in zip(t.columns, row, strict=True)) for row in t.rows))
         for t in tables
     )
-    return Shown(tuple(groups), shown_tables, labels)
+    return Shown(tuple(groups), shown_tables, labels, board.computed_at)

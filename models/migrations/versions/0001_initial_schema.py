@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 00:53:12.993178
+Create Date: 2026-12-02 03:19:38.793401
 """
 
 from __future__ import annotations
@@ -38,6 +38,22 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_hash'), ['hash'], unique=False)
         batch_op.create_index('ix_audit_events_young_person', ['young_person_id', 'at'], unique=False)
+
+    op.create_table('dashboard_views',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('period_name', sa.String(length=16), nullable=False),
+    sa.Column('first_day', sa.Date(), nullable=False),
+    sa.Column('last_day', sa.Date(), nullable=False),
+    sa.Column('scope_kind', sa.String(length=16), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('own', sa.Integer(), nullable=True),
+    sa.Column('computed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('viewed_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('figures', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_dashboard_views'))
+    )
+    with op.batch_alter_table('dashboard_views', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dashboard_views_viewed_at'), ['viewed_at'], unique=False)
 
     op.create_table('inbound_receipts',
     sa.Column('source', sa.String(length=16), nullable=False),
@@ -724,6 +740,10 @@ def downgrade() -> None:
     op.drop_table('staff')
     op.drop_table('rollup_marks')
     op.drop_table('inbound_receipts')
+    with op.batch_alter_table('dashboard_views', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dashboard_views_viewed_at'))
+
+    op.drop_table('dashboard_views')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_young_person')
         batch_op.drop_index(batch_op.f('ix_audit_events_hash'))
