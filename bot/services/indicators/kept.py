@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import JobContext, Outcome, done
 from bot.services.indicators import VERSION, Dashboard, compute_dashboard
@@ -140,7 +140,7 @@ def _period(name: str, first: date, last: date, today: date, tz: ZoneInfo) -> Pe
     return make_period(name, today, tz, first, last) if name == "custom" else make_period(name, today, tz)
 
 
-async def refresh(session_factory: Any, now: datetime, tz: ZoneInfo) -> int:
+async def refresh(session_factory: async_sessionmaker[AsyncSession], now: datetime, tz: ZoneInfo) -> int:
     """Work out again the default view and every view asked for in the last HOT (at most MOST); return how many.
 
     A view worked out less than half a minute ago (by a page) is left as it is. Views nobody asked for in KEEP are deleted.
