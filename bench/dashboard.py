@@ -61,7 +61,7 @@ def render(templates: Jinja2Templates, board, tables, shown) -> str:  # type: ig
     context = {
         "request": request, "shown": shown, "period": board.period, "scope": board.scope, "periods": (),
         "filters": {"period": board.period.name, "first": "", "last": "", "scope": "service", "staff_id": None},
-        "is_manager": True, "staff_choices": [], "export_query": "period=4weeks", "csv_tables": (), "version": "1",
+        "is_manager": True, "staff_choices": [], "export_query": "period=4weeks", "csv_tables": (), "version": "1", "refresh_seconds": 60,
     }
     return templates.get_template("dashboard/page.html").render(context)
 

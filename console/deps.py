@@ -16,6 +16,7 @@ from console.security import same_token
 from models import StaffMember, StaffRole, StaffSession
 
 COOKIE = "kw_session"
+BACKGROUND = "x-keyworker-background"  # the header of a request a page makes by itself, not at anyone's click
 
 
 class LoginRequired(Exception):
@@ -53,7 +54,12 @@ async def _live_session(request: Request, rt: Runtime, session: AsyncSession) ->
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    found = await find_session(session, token, rt.now(), timedelta(minutes=rt.settings.session_idle_minutes))
+    # A request a page makes by itself (the dashboard bringing in newer figures) says so: it does not count as
+    # someone at the keyboard, so a console left open still signs out when its idle time is up.
+    background = request.headers.get(BACKGROUND) == "1"
+    found = await find_session(
+        session, token, rt.now(), timedelta(minutes=rt.settings.session_idle_minutes), touch=not background
+    )
     await session.commit()
     return found
 

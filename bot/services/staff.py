@@ -209,9 +209,10 @@ async def do_start_session(
 
 
 async def find_session(
-    session: AsyncSession, token: str, now: datetime, idle: timedelta
+    session: AsyncSession, token: str, now: datetime, idle: timedelta, *, touch: bool = True
 ) -> tuple[StaffSession, StaffMember] | None:
-    """Return the live session for a cookie token and its staff member, touching it."""
+    """Return the live session for a cookie token and its staff member, touching it (unless not touch: a page
+    asking for something by itself, which is not someone using the console, so it keeps no session alive)."""
     row = (
         await session.execute(
             select(StaffSession, StaffMember)
@@ -226,7 +227,7 @@ async def find_session(
     if not staff.active or expired:
         staff_session.ended_at = now
         return None
-    if now - staff_session.last_seen_at > timedelta(minutes=1):
+    if touch and now - staff_session.last_seen_at > timedelta(minutes=1):
         staff_session.last_seen_at = now
     return staff_session, staff
 

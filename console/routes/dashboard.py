@@ -90,6 +90,9 @@ async def read_dashboard(
         "is_manager": staff.role != StaffRole.KEY_WORKER,
         "staff_choices": await _staff_choices(session) if staff.role != StaffRole.KEY_WORKER else [],
         "export_query": export_query, "csv_tables": CSV_TABLES, "version": VERSION,
+        # An open page asks for newer figures as often as they are worked out again, at most once a minute
+        # (never when every page is worked out afresh: then each would cost a whole computation).
+        "refresh_seconds": max(rt.settings.dashboard_fresh_seconds, 60) if rt.settings.dashboard_fresh_seconds else 0,
     }
     return request.app.state.templates.TemplateResponse(request, "dashboard/page.html", context)
 

@@ -71,6 +71,8 @@ async def test_with_no_minute_allowed_every_page_is_worked_out_afresh(service: S
     assert messaged((await priya.get("/api/v1/indicators?period=week")).json()) == 1
     await another_writes(service, "jo", "Kai Brown")
     assert messaged((await priya.get("/api/v1/indicators?period=week")).json()) == 2
+    # An open page does not ask for its figures again by itself: each time would be a whole computation.
+    assert "X-Keyworker-Background" not in (await priya.get("/dashboard?period=week")).text
 
 
 async def test_the_refresh_job_keeps_the_views_people_look_at_fresh(service: Service, clock: FrozenClock) -> None:
@@ -123,3 +125,20 @@ async def test_a_managers_view_holds_figures_and_staff_names_but_no_words_or_nam
     async with service.rt.db() as session:
         stored = list(await session.scalars(select(DashboardView.figures)))
     assert stored and all("Jo" in s and "my secret about home" not in s and "Samira" not in s and "Haddad" not in s for s in stored)
+
+
+async def test_an_open_page_asking_by_itself_keeps_no_idle_session_alive(service: Service, clock: FrozenClock) -> None:
+    await seed(service)
+    priya = await service.login("priya")
+    page = (await priya.get("/dashboard?period=week")).text
+    assert 'hx-trigger="every 60s"' in page and "X-Keyworker-Background" in page  # the page asks by itself, saying so
+    itself = {"HX-Request": "true", "X-Keyworker-Background": "1"}
+    clock.advance(minutes=50)
+    assert (await priya.get("/dashboard?period=week")).status_code == 200  # Priya at the keyboard: her session goes on
+    clock.advance(minutes=50)
+    assert (await priya.get("/dashboard?period=week", headers=itself)).status_code == 200  # 50 idle minutes: still signed in
+    clock.advance(minutes=15)
+    # 65 minutes since Priya did anything, though the page asked every minute: signed out, and the page is sent to sign in.
+    refused = await priya.get("/dashboard?period=week", headers=itself)
+    assert refused.status_code == 401 and refused.headers["HX-Redirect"] == "/login"
+    assert (await priya.get("/dashboard?period=week")).status_code == 303
