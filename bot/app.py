@@ -27,7 +27,7 @@ from bot.intake import IntakeGuard
 from bot.metrics import Metrics
 from bot.relay import PgRelay
 from bot.inbound import Batcher, receive, settle
-from bot.jobs import JOB_HANDLERS
+from bot.jobs import ASIDE, JOB_HANDLERS
 from bot.outbox import Outbox, Sleep
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -159,7 +159,7 @@ def _runtime(
         metrics=metrics,
     )
     channels["webchat"] = WebChatChannel(events)
-    rt.scheduler = Scheduler(rt, JOB_HANDLERS, lease=timedelta(seconds=settings.claim_lease_seconds))
+    rt.scheduler = Scheduler(rt, JOB_HANDLERS, lease=timedelta(seconds=settings.claim_lease_seconds), aside=ASIDE)
     return rt
 
 

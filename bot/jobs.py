@@ -23,3 +23,7 @@ JOB_HANDLERS: dict[str, JobHandler] = {
     rollup.ROLLUP_JOB: rollup.run_rollup,  # carries the dashboard's reply-wait rollup forward, every 5 minutes
     kept.REFRESH_JOB: kept.run_refresh,  # works out again the dashboard views people are looking at, every minute
 }
+
+# Jobs that take seconds at council scale and are about no young person: the scheduler runs them in a lane of their
+# own, so an alert's staff notice or an escalation claimed with them does not wait behind them.
+ASIDE: frozenset[str] = frozenset({rollup.ROLLUP_JOB, kept.REFRESH_JOB})

@@ -172,9 +172,13 @@ class Scheduler:
         stall: float = 2.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        aside: frozenset[str] = frozenset(),
     ) -> None:
         self.rt = rt
         self.handlers = handlers
+        # Kinds of job that take seconds and are about no young person (the dashboard's): they run in a lane of
+        # their own, so an alert's staff notice claimed with them never waits behind them.
+        self.aside = aside
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.batch = batch
         self.lease = lease
@@ -197,9 +201,9 @@ class Scheduler:
 
     async def claim(self) -> list[int]:
         """Mark a batch of due jobs as ours; no other scheduler can claim the same rows."""
-        return [job_id for job_id, _ in await self._claim()]
+        return [job_id for job_id, _, _ in await self._claim()]
 
-    async def _claim(self) -> list[tuple[int, int | None]]:
+    async def _claim(self) -> list[tuple[int, int | None, str]]:
         now = self.rt.now()
         async with self.rt.db() as session, session.begin():
             # A claim older than the lease belongs to a process that died mid-job: free it.
@@ -223,10 +227,10 @@ class Scheduler:
                 update(Job)
                 .where(Job.id == chosen.c.id, Job.state == JobState.PENDING)
                 .values(state=JobState.RUNNING, claimed_by=self.name, claimed_at=now, attempts=Job.attempts + 1)
-                .returning(Job.id, Job.young_person_id)
+                .returning(Job.id, Job.young_person_id, Job.kind)
                 .execution_options(synchronize_session=False)
             )
-            return sorted((job_id, person) for job_id, person in claimed.all())
+            return sorted((job_id, person, kind) for job_id, person, kind in claimed.all())
 
     async def give_way(self) -> None:
         """Wait while the outbox has a long queue and is getting through it (see `backlog`)."""
@@ -260,13 +264,14 @@ class Scheduler:
                 break
         return total
 
-    async def _run_claimed(self, claimed: list[tuple[int, int | None]]) -> None:
+    async def _run_claimed(self, claimed: list[tuple[int, int | None, str]]) -> None:
         """Run claimed jobs in id order per young person, different young people's in parallel lanes."""
         width = self.lanes if self.rt.engine.dialect.name == "postgresql" else 1
         lanes: dict[int, list[int]] = defaultdict(list)
-        for job_id, person in claimed:
-            # Jobs for no young person (escalations, staff notices) keep their order in lane 0.
-            lanes[0 if person is None else person % width].append(job_id)
+        for job_id, person, kind in claimed:
+            # Jobs for no young person (escalations, staff notices) keep their order in lane 0; the slow
+            # ones set aside, in theirs (-1), beside it.
+            lanes[-1 if kind in self.aside else 0 if person is None else person % width].append(job_id)
 
         async def run(ids: list[int]) -> None:
             for job_id in ids:

@@ -77,6 +77,7 @@ async def test_with_no_minute_allowed_every_page_is_worked_out_afresh(service: S
 
 async def test_the_refresh_job_keeps_the_views_people_look_at_fresh(service: Service, clock: FrozenClock) -> None:
     await seed(service)
+    assert REFRESH_JOB in service.rt.scheduler.aside  # its seconds of work hold up no alert's notice
     priya = await service.login("priya")
     assert messaged((await priya.get("/api/v1/indicators?period=week")).json()) == 1
     async with service.rt.db() as session:
