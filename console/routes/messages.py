@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -17,8 +18,9 @@ from bot.services.listened import do_plan_listened
 from bot.services.quiet import quiet_until
 from bot.media import fetch_media
 from bot.services.message import MessageError, do_mark_read, do_queue_outbound, staff_names
-from bot.services.young_person import audience
-from console.deps import CsrfChecked, CurrentStaff, RuntimeDep, SessionDep
+from bot.services.staff import find_session
+from bot.services.young_person import NotAllowed, audience, get_for_staff
+from console.deps import COOKIE, CsrfChecked, CurrentStaff, RuntimeDep, SessionDep
 from console.routes.young_people import load_young_person
 from models import Direction, Message, YoungPerson
 
@@ -92,10 +94,30 @@ async def read_events(
     await session.close()
     subscription = rt.events.subscribe({f"staff:{staff.id}"})
     templates = request.app.state.templates
+    token, idle = request.cookies.get(COOKIE, ""), timedelta(minutes=rt.settings.session_idle_minutes)
+
+    async def still_allowed() -> bool:
+        """Whether this page may still be sent anything: its session live (not idle past its time nor ended, the
+        account not disabled) and, on a conversation, the young person still one its staff member may see (a
+        cover ends). Checked at each event: a stream opened long ago is no licence to go on sending."""
+        async with rt.db() as check:
+            found = await find_session(check, token, rt.now(), idle, touch=False)
+            allowed = found is not None
+            if found is not None and viewing is not None:
+                try:
+                    await get_for_staff(check, found[1], viewing.id)
+                except NotAllowed:
+                    allowed = False
+            await check.commit()  # a session found past its time is ended
+        return allowed
 
     async def stream() -> AsyncIterator[dict[str, str]]:
         try:
             async for event in subscription:
+                if not await still_allowed():
+                    # The page loads its parts again, which sends a signed-out page to sign in; nothing more comes.
+                    yield {"event": "reload", "data": ""}
+                    return
                 if event.kind == "resync":  # events from other processes were missed: the page loads its parts again
                     yield {"event": "resync", "data": ""}
                     continue
