@@ -154,7 +154,8 @@ async def refresh(session_factory: async_sessionmaker[AsyncSession], now: dateti
             .where(DashboardView.viewed_at >= now - HOT).order_by(DashboardView.viewed_at.desc()).limit(MOST)
         )).all()
     name, scope = DEFAULT
-    wanted = {view_key(make_period(name, today, tz), scope, None): (make_period(name, today, tz), scope, None)}
+    default = make_period(name, today, tz)
+    wanted = {view_key(default, scope, None): (default, scope, None)}
     for period_name, first, last, kind, staff_id, own in hot:
         period, scope = _period(period_name, first, last, today, tz), Scope(ScopeKind(kind), staff_id)
         wanted.setdefault(view_key(period, scope, own), (period, scope, own))
