@@ -72,7 +72,7 @@ async def test_with_no_minute_allowed_every_page_is_worked_out_afresh(service: S
     await another_writes(service, "jo", "Kai Brown")
     assert messaged((await priya.get("/api/v1/indicators?period=week")).json()) == 2
     # An open page does not ask for its figures again by itself: each time would be a whole computation.
-    assert "X-Keyworker-Background" not in (await priya.get("/dashboard?period=week")).text
+    assert 'hx-trigger="every' not in (await priya.get("/dashboard?period=week")).text
 
 
 async def test_the_refresh_job_keeps_the_views_people_look_at_fresh(service: Service, clock: FrozenClock) -> None:
